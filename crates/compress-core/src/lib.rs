@@ -1,1 +1,39 @@
-pub fn x(){}
+//! The pure compression algorithm for Synapse state groups, with no PostgreSQL dependency.
+//!
+//! A room's state groups are loaded into a [`room::Room`] (an in-memory forest of deltas over
+//! interned strings), compressed with the level algorithm of the existing external tool
+//! ([`compress::compress`]) and verified exactly against the original states
+//! ([`verify::verify`]). States are never resolved from scratch: [`cursor::StateCursor`] walks a
+//! forest applying and undoing deltas, and two cursors compare states incrementally.
+
+pub mod compress;
+pub mod cursor;
+pub mod error;
+pub mod forest;
+pub mod intern;
+pub mod levels;
+pub mod room;
+pub mod verify;
+
+pub use compress::{compress, Plan, Stats};
+pub use error::{ConfigError, InputError, VerifyError};
+pub use forest::{Forest, Node};
+pub use intern::{KeyId, StringTable, ValueId, ABSENT};
+pub use levels::Levels;
+pub use room::{GroupGraph, Room, RoomBuilder};
+pub use verify::verify;
+
+/// Something that is called regularly from every long loop, so that the caller can abort
+/// (PostgreSQL's interrupt check raises an error that unwinds through the core).
+pub trait Interrupts {
+    fn check(&mut self);
+}
+
+impl<F: FnMut()> Interrupts for F {
+    fn check(&mut self) {
+        self()
+    }
+}
+
+/// How many loop iterations pass between two interrupt checks.
+pub(crate) const CHECK_EVERY: usize = 256;
