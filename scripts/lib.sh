@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Shared helpers for the synapse_compress scripts. Source it:  . "$(dirname "$0")/lib.sh"
+#
+# Variables (all may be read by callers):
+#   ROOT           repository root
+#   PG_CONFIG      /usr/lib/postgresql/15/bin/pg_config
+#   PGBIN          /usr/lib/postgresql/15/bin
+#   PG_CLUSTER_DIR $ROOT/target/pg          (owned by postgres)
+#   PGDATA         $ROOT/target/pg/data
+#   PG_SOCKET_DIR  $ROOT/target/pg/socket   (mode 0700: only postgres and root connect)
+#   PG_LOG         $ROOT/target/pg/log      (server log file)
+#   PGPORT         54329 unless set in the environment
+#   PGUSER         postgres
+#   PG_CRON_DB     synapse_demo             (cron.database_name)
+# Functions:
+#   ensure_deps ensure_cargo_pgrx ensure_pgrx_init
+#   cluster_start cluster_stop cluster_status cluster_running
+#   psql_db DB [psql args...]   create_db DB   db_exists DB
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PGBIN=/usr/lib/postgresql/15/bin
+PG_CLUSTER_DIR="$ROOT/target/pg"
+PGDATA="$PG_CLUSTER_DIR/data"
+PG_SOCKET_DIR="$PG_CLUSTER_DIR/socket"
+PG_LOG="$PG_CLUSTER_DIR/log"
+PGPORT="${PGPORT:-54329}"
+PGUSER=postgres
+PG_CRON_DB=synapse_demo
+PGRX_VERSION=0.18.1
+PGRX_CONFIG="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+
+DEPS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo
+      build-essential pkg-config libssl-dev curl ca-certificates)
+
+say() { echo "==> $*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+# Install (apt) only the packages of DEPS that are missing; apt-get update only if needed.
+ensure_deps() {
+    local missing=() p
+    for p in "${DEPS[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        say "deps: all ${#DEPS[@]} packages installed"
+        return 0
+    fi
+    say "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# cargo-pgrx at exactly $PGRX_VERSION.
+ensure_cargo_pgrx() {
+    local have
+    have="$(cargo pgrx --version 2>/dev/null || true)"
+    if [[ "$have" == *" $PGRX_VERSION"* ]]; then
+        say "cargo-pgrx: $have"
+        return 0
+    fi
+    say "cargo-pgrx: have '${have:-none}', installing $PGRX_VERSION (takes a few minutes)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+}
+
+# pgrx configured for the system PostgreSQL 15 (never lets pgrx download its own).
+ensure_pgrx_init() {
+    if [ -f "$PGRX_CONFIG" ] && grep -Eq '^[[:space:]]*pg15[[:space:]]*=' "$PGRX_CONFIG"; then
+        say "pgrx: pg15 configured in $PGRX_CONFIG"
+        return 0
+    fi
+    [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing (run ensure_deps)"
+    say "pgrx: cargo pgrx init --pg15 $PG_CONFIG"
+    cargo pgrx init --pg15 "$PG_CONFIG"
+}
+
+# Lets the postgres user reach $PG_CLUSTER_DIR: adds o+x to parents that lack it.
+_pg_dirs() {
+    mkdir -p "$PG_CLUSTER_DIR"
+    local d="$PG_CLUSTER_DIR"
+    while d="$(dirname "$d")"; [ "$d" != / ]; do
+        if ! runuser -u postgres -- test -x "$d"; then
+            say "cluster: chmod o+x $d (so postgres can traverse it)"
+            chmod o+x "$d"
+        fi
+    done
+    mkdir -p "$PGDATA" "$PG_SOCKET_DIR"
+    chown postgres:postgres "$PG_CLUSTER_DIR" "$PGDATA" "$PG_SOCKET_DIR"
+    chmod 0700 "$PGDATA" "$PG_SOCKET_DIR"
+    touch "$PG_LOG"
+    chown postgres:postgres "$PG_LOG"
+}
+
+_pg_ctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" "$@"; }
+
+cluster_running() {
+    [ -s "$PGDATA/PG_VERSION" ] && _pg_ctl status >/dev/null 2>&1
+}
+
+# Settings, rewritten at every start (so a changed PGPORT takes effect).
+_pg_write_conf() {
+    local conf="$PGDATA/synapse_compress.conf"
+    cat >"$conf" <<EOF
+# Written by scripts/lib.sh at every cluster_start; edit lib.sh instead.
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$PG_SOCKET_DIR'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$PG_CRON_DB'
+# A throwaway test cluster: durability is not needed.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 256MB
+max_wal_size = 4GB
+maintenance_work_mem = 256MB
+logging_collector = off
+log_min_messages = warning
+EOF
+    chown postgres:postgres "$conf"
+    if ! grep -q "^include_if_exists = 'synapse_compress.conf'" "$PGDATA/postgresql.conf"; then
+        echo "include_if_exists = 'synapse_compress.conf'" >>"$PGDATA/postgresql.conf"
+    fi
+}
+
+cluster_start() {
+    if cluster_running; then
+        local port
+        port="$(sed -n 4p "$PGDATA/postmaster.pid" 2>/dev/null || true)"
+        if [ -n "$port" ] && [ "$port" != "$PGPORT" ]; then
+            die "cluster already running on port $port, not $PGPORT (scripts/cluster.sh stop first)"
+        fi
+        say "cluster: running (port $PGPORT, socket $PG_SOCKET_DIR)"
+        return 0
+    fi
+    _pg_dirs
+    if [ ! -s "$PGDATA/PG_VERSION" ]; then
+        say "cluster: initdb $PGDATA"
+        runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U "$PGUSER" --auth=trust \
+            -E UTF8 --locale=C.UTF-8 >"$PG_CLUSTER_DIR/initdb.log" 2>&1 \
+            || { cat "$PG_CLUSTER_DIR/initdb.log" >&2; die "initdb failed"; }
+    fi
+    _pg_write_conf
+    say "cluster: starting (port $PGPORT, socket $PG_SOCKET_DIR, log $PG_LOG)"
+    if ! _pg_ctl -l "$PG_LOG" -w -t 60 start >/dev/null; then
+        tail -n 20 "$PG_LOG" >&2
+        die "postgres did not start"
+    fi
+    # pg_cron's launcher connects to cron.database_name; give it a database.
+    if ! db_exists "$PG_CRON_DB"; then
+        say "cluster: creating database $PG_CRON_DB"
+        psql_db postgres -c "CREATE DATABASE $PG_CRON_DB"
+    fi
+}
+
+cluster_stop() {
+    if ! cluster_running; then
+        say "cluster: not running"
+        return 0
+    fi
+    say "cluster: stopping"
+    _pg_ctl -m fast -w -t 60 stop >/dev/null
+}
+
+cluster_status() {
+    if cluster_running; then
+        say "cluster: running (port $PGPORT, socket $PG_SOCKET_DIR, data $PGDATA)"
+    else
+        say "cluster: not running (data $PGDATA)"
+        return 3
+    fi
+}
+
+# psql as role postgres on the private socket. Runs as the calling OS user (root), so
+# `\copy` and -f can read any file; local connections use trust auth, and the socket directory
+# is 0700, so only root and postgres can connect.
+psql_db() {
+    local db="$1"
+    shift
+    "$PGBIN/psql" -h "$PG_SOCKET_DIR" -p "$PGPORT" -U "$PGUSER" -d "$db" -v ON_ERROR_STOP=1 -X -q "$@"
+}
+
+db_exists() {
+    [ "$(psql_db postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]
+}
+
+# Drops (terminating its sessions, e.g. pg_cron's) and recreates database DB.
+create_db() {
+    local db="$1"
+    say "db: recreating $db"
+    psql_db postgres -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" \
+        -c "CREATE DATABASE \"$db\""
+}
