@@ -1,0 +1,236 @@
+//! The SQL functions: `compress_room_state` (compress, verify, rewrite in the calling
+//! transaction) and `compress_room_state_sql` (the same change as reviewable statements).
+
+use std::time::Instant;
+
+use compress_core::{compress, verify, Plan, Room, Stats};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::errors::{Error, Result};
+use crate::request::Request;
+use crate::{load, rewrite, script, settings};
+
+/// Background updates of Synapse that must finish before compressing is safe or useful.
+const BLOCKING_UPDATES: [&str; 5] = [
+    "state_group_state_deduplication",
+    "state_group_state_type_index",
+    "state_groups_room_id_idx",
+    "state_group_edges_unique_idx",
+    "mark_unreferenced_state_groups_for_deletion_bg_update",
+];
+
+/// A compressed and verified room, ready to be written or printed.
+struct Compressed {
+    room: Room,
+    plan: Plan,
+    timings: String,
+}
+
+fn check_interrupts() {
+    check_for_interrupts!();
+}
+
+/// Why nothing is written, if so.
+fn refusal(req: &Request, stats: &Stats) -> Option<String> {
+    let saved = stats.rows_before as i64 - stats.rows_after as i64;
+    if stats.state_groups_changed == 0 {
+        Some("nothing to change: the groups are already stored this way".into())
+    } else if saved <= 0 {
+        Some(format!("not written: rows would not shrink ({} -> {})", stats.rows_before, stats.rows_after))
+    } else if saved < req.min_saved_rows {
+        Some(format!("not written: would save {saved} rows, fewer than min_saved_rows ({})", req.min_saved_rows))
+    } else {
+        None
+    }
+}
+
+fn check_background_updates(client: &SpiClient<'_>, schema: &str) -> Result<()> {
+    let table = format!("{schema}.background_updates");
+    let exists = client
+        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[table.as_str().into()])?
+        .first()
+        .get_one::<bool>()?
+        .unwrap_or(false);
+    if !exists {
+        return Ok(());
+    }
+    let sql = format!("SELECT string_agg(update_name, ', ') FROM {table} WHERE update_name = ANY($1)");
+    let names: Vec<&str> = BLOCKING_UPDATES.to_vec();
+    if let Some(running) = client.select(sql.as_str(), Some(1), &[names.into()])?.first().get_one::<String>()? {
+        return Err(Error::NotReady(format!(
+            "Synapse has not finished its background updates of the state tables ({running}); try again when they are done"
+        )));
+    }
+    Ok(())
+}
+
+/// Loads, compresses and verifies; `None` when the range holds no group.
+fn compress_and_verify(client: &SpiClient<'_>, schema: &str, req: &mut Request) -> Result<Option<Compressed>> {
+    check_background_updates(client, schema)?;
+    let started = Instant::now();
+    let range = load::range_ids(client, schema, req)?;
+    if range.is_empty() {
+        if !load::room_exists(client, schema, &req.room_id)? {
+            return Err(Error::NoSuchRoom(req.room_id.clone()));
+        }
+        return Ok(None);
+    }
+    let room = load::load_room(client, schema, &req.room_id, &range)?;
+    let loaded = started.elapsed();
+    notice!(
+        "synapse_compress: room {}: loaded {} groups in range and {} before it in {:.2}s",
+        req.room_id,
+        range.len(),
+        room.len() - range.len(),
+        loaded.as_secs_f64()
+    );
+    let t = Instant::now();
+    let plan = compress(&room, &mut req.levels, &mut check_interrupts);
+    let compressed = t.elapsed();
+    let t = Instant::now();
+    verify(&room, &plan, &mut check_interrupts)
+        .map_err(|error| Error::Verification { room: req.room_id.clone(), error })?;
+    let verified = t.elapsed();
+    notice!(
+        "synapse_compress: room {}: {} of {} groups change, rows {} -> {}; every group verified in {:.2}s",
+        req.room_id,
+        plan.stats.state_groups_changed,
+        plan.stats.state_groups,
+        plan.stats.rows_before,
+        plan.stats.rows_after,
+        verified.as_secs_f64()
+    );
+    let timings = format!(
+        "load {:.3}s, compress {:.3}s, verify {:.3}s",
+        loaded.as_secs_f64(),
+        compressed.as_secs_f64(),
+        verified.as_secs_f64()
+    );
+    Ok(Some(Compressed { room, plan, timings }))
+}
+
+/// The columns of `compress_room_state`'s result (named in its signature).
+type ResultRow = (String, i64, i64, i64, i64, i64, i64, i32, i32, bool, String);
+
+fn result_row(room_id: &str, stats: &Stats, applied: bool, message: String) -> ResultRow {
+    (
+        room_id.to_owned(),
+        stats.state_groups as i64,
+        stats.state_groups_changed as i64,
+        stats.rows_before as i64,
+        stats.rows_after as i64,
+        stats.resets_no_suitable_prev as i64,
+        stats.resets_no_suitable_prev_size as i64,
+        stats.max_chain_before as i32,
+        stats.max_chain_after as i32,
+        applied,
+        message,
+    )
+}
+
+fn run_compress(mut req: Request) -> Result<ResultRow> {
+    let schema = settings::synapse_schema();
+    Spi::connect_mut(|client| {
+        let Some(c) = compress_and_verify(client, &schema, &mut req)? else {
+            return Ok(result_row(&req.room_id, &Stats::default(), false, "no state groups in the given range".into()));
+        };
+        let mut stats = c.plan.stats.clone();
+        if let Some(why) = refusal(&req, &stats) {
+            return Ok(result_row(&req.room_id, &stats, false, why));
+        }
+        if req.dry_run {
+            let saved = stats.rows_before - stats.rows_after;
+            let msg = format!("dry run: would save {saved} rows; verified, nothing written ({})", c.timings);
+            return Ok(result_row(&req.room_id, &stats, false, msg));
+        }
+        let t = Instant::now();
+        let outcome = rewrite::apply(client, &schema, &req.room_id, &c.room, &c.plan)?;
+        stats.state_groups_changed = outcome.written;
+        stats.rows_after = outcome.rows_after;
+        let mut msg = format!(
+            "rewrote {} groups, saved {} rows ({}, write {:.3}s)",
+            outcome.written,
+            stats.rows_before - stats.rows_after,
+            c.timings,
+            t.elapsed().as_secs_f64()
+        );
+        if outcome.skipped > 0 {
+            msg += &format!("; {} groups skipped: changed concurrently or queued for deletion", outcome.skipped);
+        }
+        log::info!("room {}: {msg}", req.room_id);
+        Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))
+    })
+}
+
+fn run_script(mut req: Request) -> Result<Vec<String>> {
+    let schema = settings::synapse_schema();
+    Spi::connect(|client| {
+        let Some(c) = compress_and_verify(client, &schema, &mut req)? else {
+            return Ok(vec!["-- no state groups in the given range".to_owned()]);
+        };
+        let s = &c.plan.stats;
+        let header = format!(
+            "-- synapse_compress: room {}: {} of {} groups change, rows {} -> {}, verified",
+            req.room_id, s.state_groups_changed, s.state_groups, s.rows_before, s.rows_after
+        );
+        if let Some(why) = refusal(&req, s) {
+            return Ok(vec![header, format!("-- {why}")]);
+        }
+        let pending = rewrite::has_pending_deletion_table(client, &schema)?;
+        let mut out = vec![header];
+        out.extend(script::statements(&schema, &req.room_id, &c.room, &c.plan, pending));
+        Ok(out)
+    })
+}
+
+/// Compresses the state groups of one room in the calling transaction. See the README.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn compress_room_state(
+    room_id: Option<&str>,
+    levels: default!(Option<Vec<Option<i32>>>, "'{100,50,25}'"),
+    min_state_group: default!(Option<i64>, "NULL"),
+    max_state_group: default!(Option<i64>, "NULL"),
+    groups_to_compress: default!(Option<i32>, "NULL"),
+    min_saved_rows: default!(Option<i64>, 0),
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<
+    'static,
+    (
+        name!(room_id, String),
+        name!(state_groups, i64),
+        name!(state_groups_changed, i64),
+        name!(rows_before, i64),
+        name!(rows_after, i64),
+        name!(resets_no_suitable_prev, i64),
+        name!(resets_no_suitable_prev_size, i64),
+        name!(max_chain_before, i32),
+        name!(max_chain_after, i32),
+        name!(applied, bool),
+        name!(message, String),
+    ),
+> {
+    let row = Request::new(room_id, levels, min_state_group, max_state_group, groups_to_compress, min_saved_rows, dry_run)
+        .and_then(run_compress)
+        .unwrap_or_else(|e| e.raise());
+    TableIterator::once(row)
+}
+
+/// The statements that `compress_room_state` with the same arguments would run.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn compress_room_state_sql(
+    room_id: Option<&str>,
+    levels: default!(Option<Vec<Option<i32>>>, "'{100,50,25}'"),
+    min_state_group: default!(Option<i64>, "NULL"),
+    max_state_group: default!(Option<i64>, "NULL"),
+    groups_to_compress: default!(Option<i32>, "NULL"),
+    min_saved_rows: default!(Option<i64>, 0),
+    dry_run: default!(Option<bool>, false),
+) -> SetOfIterator<'static, String> {
+    let lines = Request::new(room_id, levels, min_state_group, max_state_group, groups_to_compress, min_saved_rows, dry_run)
+        .and_then(run_script)
+        .unwrap_or_else(|e| e.raise());
+    SetOfIterator::new(lines)
+}

@@ -1,0 +1,60 @@
+//! The arguments of a compression call, checked before anything is read.
+
+use compress_core::Levels;
+
+use crate::errors::{Error, Result};
+
+pub struct Request {
+    pub room_id: String,
+    pub levels: Levels,
+    pub min_state_group: Option<i64>,
+    pub max_state_group: Option<i64>,
+    pub groups_to_compress: Option<i32>,
+    pub min_saved_rows: i64,
+    pub dry_run: bool,
+}
+
+impl Request {
+    pub fn new(
+        room_id: Option<&str>,
+        levels: Option<Vec<Option<i32>>>,
+        min_state_group: Option<i64>,
+        max_state_group: Option<i64>,
+        groups_to_compress: Option<i32>,
+        min_saved_rows: Option<i64>,
+        dry_run: Option<bool>,
+    ) -> Result<Self> {
+        let room_id = room_id.ok_or(Error::NullArgument("room_id"))?.to_owned();
+        let levels = levels.ok_or(Error::NullArgument("levels"))?;
+        let sizes = levels
+            .iter()
+            .map(|l| l.map(i64::from).ok_or(Error::Argument("levels must not contain NULL".into())))
+            .collect::<Result<Vec<i64>>>()?;
+        let levels = Levels::new(&sizes)?;
+        if let (Some(min), Some(max)) = (min_state_group, max_state_group) {
+            if min >= max {
+                return Err(Error::Argument(format!(
+                    "min_state_group ({min}) must be lower than max_state_group ({max})"
+                )));
+            }
+        }
+        if let Some(n) = groups_to_compress {
+            if n <= 0 {
+                return Err(Error::Argument(format!("groups_to_compress must be positive, not {n}")));
+            }
+        }
+        let min_saved_rows = min_saved_rows.ok_or(Error::NullArgument("min_saved_rows"))?;
+        if min_saved_rows < 0 {
+            return Err(Error::Argument(format!("min_saved_rows must not be negative, not {min_saved_rows}")));
+        }
+        Ok(Request {
+            room_id,
+            levels,
+            min_state_group,
+            max_state_group,
+            groups_to_compress,
+            min_saved_rows,
+            dry_run: dry_run.ok_or(Error::NullArgument("dry_run"))?,
+        })
+    }
+}
