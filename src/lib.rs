@@ -33,8 +33,7 @@ REVOKE ALL ON FUNCTION @extschema@.compress_room_state_sql(text, integer[], bigi
 );
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
-mod tests;
+mod pg_tests;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -1,0 +1,475 @@
+//! In-database tests (`cargo pgrx test`): the SQL functions against Synapse's real table layout,
+//! with every group's state checked by the plain-SQL resolver in tests/fixtures.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use serde_json::Value;
+
+    const SCHEMA: &str = include_str!("../tests/fixtures/synapse_schema.sql");
+    const RESOLVER: &str = include_str!("../tests/fixtures/resolve_state.sql");
+    const ERROR_OF: &str = r#"
+    CREATE OR REPLACE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+    DECLARE st text; msg text;
+    BEGIN
+        EXECUTE q;
+        RETURN 'no error';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        RETURN st || ': ' || msg;
+    END $f$;
+    "#;
+
+    fn setup() {
+        Spi::run(SCHEMA).unwrap();
+        Spi::run(RESOLVER).unwrap();
+        Spi::run(ERROR_OF).unwrap();
+    }
+
+    fn lit(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    /// A chain of `n` groups, ids `first, first+stride, ...`, each adding one member; a full
+    /// snapshot every `every` groups (Synapse style).
+    fn member_chain(room: &str, first: i64, stride: i64, n: i64, every: i64) {
+        let r = lit(room);
+        Spi::run(&format!(
+            "INSERT INTO state_groups (id, room_id, event_id)
+                 SELECT {first} + i * {stride}, {r}, '$ev' || i FROM generate_series(0, {n} - 1) i;
+             INSERT INTO state_group_edges (state_group, prev_state_group)
+                 SELECT {first} + i * {stride}, {first} + (i - 1) * {stride}
+                 FROM generate_series(0, {n} - 1) i WHERE i % {every} <> 0;
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i * {stride}, {r}, 'm.room.member', '@u' || i || ':x', '$' || md5({r} || i)
+                 FROM generate_series(0, {n} - 1) i WHERE i % {every} <> 0;
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i * {stride}, {r}, 'm.room.member', '@u' || k || ':x', '$' || md5({r} || k)
+                 FROM generate_series(0, {n} - 1) i, generate_series(0, i) k WHERE i % {every} = 0;"
+        ))
+        .unwrap();
+    }
+
+    fn add_group(room: &str, id: i64, prev: Option<i64>, rows: &[(&str, &str, &str)]) {
+        let r = lit(room);
+        Spi::run(&format!("INSERT INTO state_groups VALUES ({id}, {r}, '$g{id}')")).unwrap();
+        if let Some(p) = prev {
+            Spi::run(&format!("INSERT INTO state_group_edges VALUES ({id}, {p})")).unwrap();
+        }
+        for (t, k, e) in rows {
+            Spi::run(&format!("INSERT INTO state_groups_state VALUES ({id}, {r}, {}, {}, {})", lit(t), lit(k), lit(e)))
+                .unwrap();
+        }
+    }
+
+    /// Every group's full state, resolved the way Synapse reads it.
+    fn states(room: &str) -> String {
+        Spi::get_one::<String>(&format!(
+            "SELECT coalesce(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), E'\\n'
+                     ORDER BY state_group, type, state_key), '')
+             FROM synapse_compress_test.resolved_state({})",
+            lit(room)
+        ))
+        .unwrap()
+        .unwrap()
+    }
+
+    /// The three tables, every row.
+    fn dump() -> String {
+        Spi::get_one::<String>(
+            "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM (
+                 SELECT format('g %s %s %s', id, room_id, event_id) AS x FROM state_groups
+                 UNION ALL SELECT format('e %s %s', state_group, prev_state_group) FROM state_group_edges
+                 UNION ALL SELECT format('s %s %s %s %s %s', state_group, room_id, type, state_key, event_id)
+                     FROM state_groups_state) t",
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    fn dump_groups(filter: &str) -> String {
+        Spi::get_one::<String>(&format!(
+            "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM (
+                 SELECT format('e %s %s', state_group, prev_state_group) AS x FROM state_group_edges WHERE {filter}
+                 UNION ALL SELECT format('s %s %s %s %s', state_group, type, state_key, event_id)
+                     FROM state_groups_state WHERE {filter}) t"
+        ))
+        .unwrap()
+        .unwrap()
+    }
+
+    fn compress(args: &str) -> Value {
+        Spi::get_one::<pgrx::JsonB>(&format!("SELECT to_jsonb(r) FROM synapse_compress.compress_room_state({args}) r"))
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    fn error_of(sql: &str) -> String {
+        Spi::get_one_with_args::<String>("SELECT pg_temp.error_of($1)", &[sql.into()]).unwrap().unwrap()
+    }
+
+    fn count(sql: &str) -> i64 {
+        Spi::get_one::<i64>(sql).unwrap().unwrap()
+    }
+
+    fn edges(room: &str) -> Vec<(i64, Option<i64>)> {
+        Spi::connect(|c| {
+            c.select(
+                "SELECT g.id, e.prev_state_group FROM state_groups g
+                 LEFT JOIN state_group_edges e ON e.state_group = g.id WHERE g.room_id = $1 ORDER BY g.id",
+                None,
+                &[room.into()],
+            )
+            .unwrap()
+            .map(|row| (row.get::<i64>(1).unwrap().unwrap(), row.get::<i64>(2).unwrap()))
+            .collect()
+        })
+    }
+
+    const ROOM: &str = "!room:example.org";
+    const OTHER: &str = "!other:example.org";
+
+    #[pg_test]
+    fn worked_example_gives_the_reference_edges() {
+        setup();
+        // a snapshot every 2 groups, so that the reference tree saves rows
+        member_chain(ROOM, 0, 1, 14, 2);
+        let before = states(ROOM);
+        let r = compress(&format!("{}, levels => '{{3,3}}'", lit(ROOM)));
+        assert_eq!(r["applied"], true, "{r}");
+        let expected = vec![
+            (0, None),
+            (1, Some(0)),
+            (2, Some(1)),
+            (3, None),
+            (4, Some(3)),
+            (5, Some(4)),
+            (6, Some(3)),
+            (7, Some(6)),
+            (8, Some(7)),
+            (9, Some(6)),
+            (10, Some(9)),
+            (11, Some(10)),
+            (12, None),
+            (13, Some(12)),
+        ];
+        assert_eq!(edges(ROOM), expected);
+        assert_eq!(states(ROOM), before);
+        assert_eq!(r["rows_before"], 7 * 7 + 7);
+        // 0:1, 1,2:1, 3:4, 4,5:1, 6:3, 7,8:1, 9:3, 10,11:1, 12:13, 13:1
+        assert_eq!(r["rows_after"], 1 + 2 + 4 + 2 + 3 + 2 + 3 + 2 + 13 + 1);
+        assert_eq!(r["rows_after"], count("SELECT count(*) FROM state_groups_state"));
+        assert_eq!(r["max_chain_before"], 2);
+        assert_eq!(r["max_chain_after"], 5);
+    }
+
+    #[pg_test]
+    fn snapshots_every_3_groups_compress_and_every_group_resolves_the_same() {
+        setup();
+        member_chain(ROOM, 1, 1, 300, 3);
+        let before = states(ROOM);
+        let rows_before = count("SELECT count(*) FROM state_groups_state");
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_eq!(r["state_groups"], 300);
+        assert_eq!(r["rows_before"], rows_before);
+        let rows_after = count("SELECT count(*) FROM state_groups_state");
+        assert_eq!(r["rows_after"], rows_after);
+        assert!(rows_after * 10 < rows_before, "{rows_before} -> {rows_after}");
+        assert_eq!(r["max_chain_before"], 3);
+        assert_eq!(states(ROOM), before);
+        assert_eq!(
+            count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn a_second_run_changes_nothing() {
+        setup();
+        member_chain(ROOM, 1, 1, 250, 10);
+        compress(&lit(ROOM));
+        let after_first = dump();
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["state_groups_changed"], 0, "{r}");
+        assert_eq!(r["applied"], false);
+        assert_eq!(r["rows_before"], r["rows_after"]);
+        assert_eq!(dump(), after_first);
+    }
+
+    #[pg_test]
+    fn another_room_is_untouched() {
+        setup();
+        member_chain(ROOM, 1, 2, 200, 10);
+        member_chain(OTHER, 2, 2, 200, 10);
+        let other_before = dump_groups("state_group % 2 = 0");
+        let before = states(ROOM);
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true);
+        assert_eq!(r["state_groups"], 200);
+        assert_eq!(dump_groups("state_group % 2 = 0"), other_before);
+        assert_eq!(states(ROOM), before);
+    }
+
+    #[pg_test]
+    fn range_options_limit_what_is_rewritten() {
+        setup();
+        member_chain(ROOM, 1, 1, 400, 10);
+        let before = states(ROOM);
+        let outside = dump_groups("state_group <= 100 OR state_group > 300");
+
+        let r = compress(&format!("{}, min_state_group => 100, max_state_group => 300", lit(ROOM)));
+        assert_eq!(r["state_groups"], 200, "min exclusive, max inclusive: {r}");
+        assert_eq!(r["applied"], true);
+        assert_eq!(dump_groups("state_group <= 100 OR state_group > 300"), outside);
+        assert_eq!(states(ROOM), before);
+
+        let outside = dump_groups("state_group <= 300 OR state_group > 350");
+        let r = compress(&format!("{}, min_state_group => 300, groups_to_compress => 50", lit(ROOM)));
+        assert_eq!(r["state_groups"], 50, "{r}");
+        assert_eq!(dump_groups("state_group <= 300 OR state_group > 350"), outside);
+        assert_eq!(states(ROOM), before);
+
+        let r = compress(&format!("{}, max_state_group => 50", lit(ROOM)));
+        assert_eq!(r["state_groups"], 50, "{r}");
+        assert_eq!(states(ROOM), before);
+
+        let r = compress(&format!("{}, min_state_group => 400", lit(ROOM)));
+        assert_eq!(r["state_groups"], 0);
+        assert_eq!(r["applied"], false);
+    }
+
+    #[pg_test]
+    fn min_saved_rows_both_ways() {
+        setup();
+        member_chain(ROOM, 1, 1, 100, 10);
+        let before = dump();
+        let saving = {
+            let r = compress(&format!("{}, dry_run => true", lit(ROOM)));
+            r["rows_before"].as_i64().unwrap() - r["rows_after"].as_i64().unwrap()
+        };
+        assert!(saving > 0);
+        let r = compress(&format!("{}, min_saved_rows => {}", lit(ROOM), saving + 1));
+        assert_eq!(r["applied"], false);
+        assert!(r["message"].as_str().unwrap().contains("min_saved_rows"), "{r}");
+        assert_eq!(dump(), before);
+        let r = compress(&format!("{}, min_saved_rows => {saving}", lit(ROOM)));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_ne!(dump(), before);
+    }
+
+    #[pg_test]
+    fn dry_run_and_rollback_leave_the_tables_identical() {
+        setup();
+        member_chain(ROOM, 1, 1, 120, 10);
+        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (1, 5)").unwrap();
+        let before = dump();
+        let pending = dump_pending();
+        let dry = compress(&format!("{}, dry_run => true", lit(ROOM)));
+        assert_eq!(dry["applied"], false);
+        assert!(dry["message"].as_str().unwrap().starts_with("dry run"), "{dry}");
+        assert_eq!(dump(), before);
+        assert_eq!(dump_pending(), pending);
+
+        // A rolled-back (sub)transaction leaves nothing behind.
+        let e = error_of(&format!(
+            "DO $$ BEGIN PERFORM synapse_compress.compress_room_state({}); RAISE EXCEPTION 'roll back'; END $$",
+            lit(ROOM)
+        ));
+        assert!(e.contains("roll back"), "{e}");
+        assert_eq!(dump(), before);
+        assert_eq!(dump_pending(), pending);
+
+        let real = compress(&lit(ROOM));
+        assert_eq!(real["rows_after"], dry["rows_after"]);
+        assert_eq!(real["state_groups_changed"], dry["state_groups_changed"]);
+    }
+
+    fn dump_pending() -> String {
+        Spi::get_one::<String>(
+            "SELECT coalesce(string_agg(format('%s %s %s', state_group, sequence_number, insertion_ts), ',' ORDER BY state_group), '')
+             FROM state_groups_pending_deletion",
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    #[pg_test]
+    fn bad_arguments_are_refused_with_their_sqlstate() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        let before = dump();
+        let call = |args: &str| error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({args})"));
+        let r = lit(ROOM);
+        let cases = [
+            ("NULL".to_owned(), "22004", "room_id must not be NULL"),
+            ("'!nowhere:example.org'".to_owned(), "P0002", "room !nowhere:example.org has no state groups"),
+            (format!("{r}, levels => '{{}}'"), "22023", "levels must not be empty"),
+            (format!("{r}, levels => '{{100,0}}'"), "22023", "level 2 has size 0"),
+            (format!("{r}, levels => '{{-1}}'"), "22023", "level 1 has size -1"),
+            (format!("{r}, levels => '{{1000,1000}}'"), "22023", "at most 1000"),
+            (format!("{r}, levels => NULL"), "22004", "levels must not be NULL"),
+            (format!("{r}, min_state_group => 20, max_state_group => 20"), "22023", "must be lower than"),
+            (format!("{r}, groups_to_compress => 0"), "22023", "groups_to_compress must be positive"),
+            (format!("{r}, min_saved_rows => -1"), "22023", "min_saved_rows must not be negative"),
+        ];
+        for (args, state, text) in cases {
+            let e = call(&args);
+            assert!(e.starts_with(state) && e.contains(text), "{args}: {e}");
+            let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state_sql({args})"));
+            assert!(e.starts_with(state), "sql variant, {args}: {e}");
+        }
+        assert_eq!(dump(), before);
+    }
+
+    /// Each kind of corrupt data: an ERROR naming the room and group, and nothing changed.
+    #[pg_test]
+    fn corrupt_data_is_refused_naming_the_group() {
+        setup();
+        let cases: [(&str, &str, &str); 6] = [
+            ("INSERT INTO state_group_edges VALUES (15, 3)", "state group 15 has two edges", "two edges"),
+            ("UPDATE state_group_edges SET prev_state_group = 21 WHERE state_group = 15", "state group 15 has an edge to state group 21, whose id is not lower", "newer predecessor"),
+            ("UPDATE state_group_edges SET prev_state_group = 14 WHERE state_group = 12", "form a cycle", "cycle"),
+            ("UPDATE state_group_edges SET prev_state_group = 999 WHERE state_group = 15", "state group 15 has an edge to state group 999, which does not exist", "missing"),
+            ("INSERT INTO state_groups VALUES (5000, '!else:x', '$x'); UPDATE state_group_edges SET prev_state_group = 5000 WHERE state_group = 15",
+             "state group 15 has an edge to state group 5000 of another room (!else:x)", "foreign"),
+            ("INSERT INTO state_groups_state VALUES (15, '!room:example.org', 'm.room.member', '@u14:x', '$different')",
+             "state group 15 has two rows for (\"m.room.member\", \"@u14:x\")", "duplicate"),
+        ];
+        for (corruption, message, what) in cases {
+            Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+            member_chain(ROOM, 1, 1, 30, 10);
+            Spi::run(corruption).unwrap();
+            let before = dump();
+            let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
+            assert!(e.starts_with("XX001"), "{what}: {e}");
+            assert!(e.contains("room !room:example.org") && e.contains(message), "{what}: {e}");
+            assert_eq!(dump(), before, "{what}");
+        }
+        // a cycle names the lowest group on it
+        Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+        member_chain(ROOM, 1, 1, 30, 10);
+        Spi::run("UPDATE state_group_edges SET prev_state_group = 14 WHERE state_group = 12").unwrap();
+        let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
+        assert!(e.contains("the edges of state group 12 form a cycle"), "{e}");
+    }
+
+    #[pg_test]
+    fn identical_duplicate_rows_are_accepted_and_removed() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        Spi::run("INSERT INTO state_groups_state SELECT * FROM state_groups_state WHERE state_group = 15").unwrap();
+        let before = states(ROOM);
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_eq!(states(ROOM), before);
+        assert_eq!(count("SELECT count(*) FROM (SELECT 1 FROM state_groups_state GROUP BY state_group, type, state_key HAVING count(*) > 1) d"), 0);
+    }
+
+    #[pg_test]
+    fn forks_and_snapshots_that_drop_keys_resolve_the_same() {
+        setup();
+        add_group(ROOM, 1, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a1")]);
+        add_group(ROOM, 2, Some(1), &[("m.room.member", "@b", "$b1")]);
+        add_group(ROOM, 3, Some(1), &[("m.room.member", "@c", "$c1")]); // fork of 1
+        add_group(ROOM, 4, Some(2), &[("m.room.topic", "", "$t1")]);
+        // a snapshot that dropped @b (state resolution)
+        add_group(ROOM, 5, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a2"), ("m.room.topic", "", "$t1")]);
+        add_group(ROOM, 6, Some(5), &[("m.room.member", "@d", "$d1")]);
+        add_group(ROOM, 7, Some(4), &[("m.room.member", "@a", "$a3")]); // fork of 4
+        add_group(ROOM, 8, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a2"), ("m.room.topic", "", "$t1"), ("m.room.member", "@d", "$d1"), ("m.room.name", "", "$n")]);
+        let before = states(ROOM);
+        let r = compress(&format!("{}, levels => '{{2,2}}'", lit(ROOM)));
+        assert_eq!(states(ROOM), before, "{r}");
+        assert_eq!(count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))), 0);
+        assert!(r["resets_no_suitable_prev"].as_i64().unwrap() >= 0);
+    }
+
+    #[pg_test]
+    fn groups_queued_for_deletion_are_skipped_and_new_predecessors_bumped() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        // 11 and 21 are snapshots that become deltas on 10 and 20. 21 is queued for deletion: it
+        // must stay as it is. 10 is queued too: it becomes 11's predecessor, so it is bumped.
+        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (21, 5), (10, 5)").unwrap();
+        let g21 = dump_groups("state_group = 21");
+        let seq10 = count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
+        let before = states(ROOM);
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        assert!(r["message"].as_str().unwrap().contains("skipped"), "{r}");
+        assert_eq!(dump_groups("state_group = 21"), g21);
+        assert_eq!(states(ROOM), before);
+        assert_eq!(count("SELECT count(*) FROM state_group_edges WHERE state_group = 11 AND prev_state_group = 10"), 1);
+        let seq10_after = count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
+        assert!(seq10_after > seq10, "{seq10} -> {seq10_after}");
+        assert!(count("SELECT insertion_ts FROM state_groups_pending_deletion WHERE state_group = 10") > 5);
+        assert_eq!(count("SELECT insertion_ts FROM state_groups_pending_deletion WHERE state_group = 21"), 5);
+    }
+
+    #[pg_test]
+    fn unfinished_background_updates_block_compression() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        Spi::run("INSERT INTO background_updates (update_name) VALUES ('state_group_edges_unique_idx')").unwrap();
+        let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
+        assert!(e.starts_with("55000") && e.contains("state_group_edges_unique_idx"), "{e}");
+    }
+
+    #[pg_test]
+    fn works_without_the_deletion_tables_of_older_synapse() {
+        setup();
+        Spi::run("DROP TABLE state_groups_pending_deletion, state_groups_persisting, background_updates").unwrap();
+        member_chain(ROOM, 1, 1, 50, 10);
+        let before = states(ROOM);
+        assert_eq!(compress(&lit(ROOM))["applied"], true);
+        assert_eq!(states(ROOM), before);
+    }
+
+    #[pg_test]
+    fn tables_in_another_schema_via_the_setting() {
+        Spi::run("CREATE SCHEMA synapse; SET LOCAL search_path = synapse, public").unwrap();
+        setup();
+        member_chain(ROOM, 1, 1, 60, 10);
+        let before = states(ROOM);
+        let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
+        assert!(e.contains("public.state_groups") || e.contains("\"public\".\"state_groups\""), "{e}");
+        Spi::run("SET LOCAL synapse_compress.synapse_schema = 'synapse'").unwrap();
+        assert_eq!(compress(&lit(ROOM))["applied"], true);
+        assert_eq!(states(ROOM), before);
+    }
+
+    #[pg_test]
+    fn the_sql_variant_makes_the_same_change() {
+        setup();
+        member_chain(ROOM, 1, 1, 150, 10);
+        let before = states(ROOM);
+        let lines: Vec<String> = Spi::connect(|c| {
+            c.select(&format!("SELECT * FROM synapse_compress.compress_room_state_sql({})", lit(ROOM)), None, &[])
+                .unwrap()
+                .map(|row| row.get::<String>(1).unwrap().unwrap())
+                .collect()
+        });
+        assert!(lines[0].starts_with("-- synapse_compress: room !room:example.org"), "{}", lines[0]);
+        assert!(lines.contains(&"BEGIN;".to_owned()) && lines.last().unwrap() == "COMMIT;");
+        assert_eq!(states(ROOM), before, "the SQL variant writes nothing itself");
+        for line in lines.iter().filter(|l| !l.starts_with("--") && *l != "BEGIN;" && *l != "COMMIT;") {
+            Spi::run(line).unwrap();
+        }
+        assert_eq!(states(ROOM), before);
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["state_groups_changed"], 0, "applying the statements gives the same tree: {r}");
+    }
+
+    #[pg_test]
+    fn the_functions_are_not_executable_by_public() {
+        Spi::run("CREATE ROLE synapse_compress_nobody").unwrap();
+        for f in ["compress_room_state", "compress_room_state_sql"] {
+            let q = format!(
+                "SELECT has_function_privilege('synapse_compress_nobody', 'synapse_compress.{f}(text, integer[], bigint, bigint, integer, bigint, boolean)', 'EXECUTE')"
+            );
+            assert_eq!(Spi::get_one::<bool>(&q).unwrap(), Some(false), "{f}");
+        }
+    }
+}
