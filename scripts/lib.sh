@@ -78,16 +78,21 @@ ensure_pgrx_init() {
     cargo pgrx init --pg15 "$PG_CONFIG"
 }
 
-# Lets the postgres user reach $PG_CLUSTER_DIR: adds o+x to parents that lack it.
-_pg_dirs() {
-    mkdir -p "$PG_CLUSTER_DIR"
-    local d="$PG_CLUSTER_DIR"
+# postgres_dir DIR: creates DIR owned by postgres and lets postgres traverse its parents.
+postgres_dir() {
+    mkdir -p "$1"
+    local d="$1"
     while d="$(dirname "$d")"; [ "$d" != / ]; do
         if ! runuser -u postgres -- test -x "$d"; then
-            say "cluster: chmod o+x $d (so postgres can traverse it)"
+            say "chmod o+x $d (so postgres can traverse it)"
             chmod o+x "$d"
         fi
     done
+    chown postgres:postgres "$1"
+}
+
+_pg_dirs() {
+    postgres_dir "$PG_CLUSTER_DIR"
     mkdir -p "$PGDATA" "$PG_SOCKET_DIR"
     chown postgres:postgres "$PG_CLUSTER_DIR" "$PGDATA" "$PG_SOCKET_DIR"
     chmod 0700 "$PGDATA" "$PG_SOCKET_DIR"
@@ -111,6 +116,9 @@ listen_addresses = ''
 unix_socket_directories = '$PG_SOCKET_DIR'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '$PG_CRON_DB'
+# jobs run in background workers: the cluster does not listen on TCP
+cron.use_background_workers = on
+max_worker_processes = 16
 # A throwaway test cluster: durability is not needed.
 fsync = off
 synchronous_commit = off
@@ -195,4 +203,34 @@ create_db() {
     psql_db postgres -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" \
         -c "CREATE DATABASE \"$db\""
+}
+
+# Builds (release) and installs the extension into the system PostgreSQL 15.
+install_extension() {
+    say "extension: cargo pgrx install --release"
+    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >"$ROOT/target/pgrx-install.log" 2>&1) \
+        || { tail -n 30 "$ROOT/target/pgrx-install.log" >&2; die "cargo pgrx install failed"; }
+}
+
+# Creates Synapse's tables (schema fixture), the test resolver and the extension in DB.
+prepare_synapse_db() {
+    local db="$1"
+    psql_db "$db" -f "$ROOT/tests/fixtures/synapse_schema.sql" -f "$ROOT/tests/fixtures/resolve_state.sql" \
+        -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS synapse_compress"
+}
+
+# load_room DB ROOM SHAPE GROUPS FIRST_ID [SEED]: generates a room with synapse-roomgen and
+# loads it into DB with COPY.
+load_room() {
+    local db="$1" room="$2" shape="$3" groups="$4" first="$5" seed="${6:-1}"
+    local out="$ROOT/target/rooms/$shape-$groups-$first-$seed"
+    (cd "$ROOT" && cargo build -q --release -p roomgen)
+    mkdir -p "$out"
+    "$ROOT/target/release/synapse-roomgen" --room "$room" --shape "$shape" --groups "$groups" \
+        --first-id "$first" --seed "$seed" --out-dir "$out"
+    psql_db "$db" -c "\\copy state_groups FROM '$out/state_groups.tsv'" \
+        -c "\\copy state_group_edges FROM '$out/state_group_edges.tsv'" \
+        -c "\\copy state_groups_state FROM '$out/state_groups_state.tsv'" \
+        -c "ANALYZE state_groups, state_group_edges, state_groups_state"
+    rm -rf "$out"
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Command 2 of the README: every test. Installs what is missing first (as scripts/setup.sh),
+# then runs the pure tests (cargo test), the in-database tests (cargo pgrx test) and the
+# integration tests through psql against the private cluster.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_deps
+ensure_cargo_pgrx
+ensure_pgrx_init
+
+say "test: algorithm and generator (cargo test)"
+(cd "$ROOT" && cargo test -p compress_core -p roomgen)
+
+say "test: in PostgreSQL (cargo pgrx test)"
+postgres_dir "$ROOT/target/pgrx-test-data"
+(cd "$ROOT" && cargo pgrx test pg15 -p synapse_compress --runas postgres --pgdata "$ROOT/target/pgrx-test-data")
+
+say "test: integration through psql"
+install_extension
+cluster_start
+"$ROOT/tests/integration.sh"
