@@ -9,7 +9,7 @@ use pgrx::spi::SpiClient;
 
 use crate::errors::{Error, Result};
 use crate::request::Request;
-use crate::{load, rewrite, script, settings};
+use crate::{load, retry, rewrite, script, settings};
 
 /// Background updates of Synapse that must finish before compressing is safe or useful.
 const BLOCKING_UPDATES: [&str; 5] = [
@@ -145,7 +145,9 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
             return Ok(result_row(&req.room_id, &stats, false, msg));
         }
         let t = Instant::now();
-        let outcome = rewrite::apply(client, &schema, &req.room_id, &c.room, &c.plan)?;
+        let outcome = retry::with_retries(&format!("room {}", req.room_id), || {
+            rewrite::apply(client, &schema, &req.room_id, &c.room, &c.plan)
+        })?;
         stats.state_groups_changed = outcome.written;
         stats.rows_after = outcome.rows_after;
         let mut msg = format!(
@@ -156,7 +158,7 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
             t.elapsed().as_secs_f64()
         );
         if outcome.skipped > 0 {
-            msg += &format!("; {} groups skipped: changed concurrently or queued for deletion", outcome.skipped);
+            msg += &format!("; skipped {} group(s) that changed concurrently or are queued for deletion", outcome.skipped);
         }
         log::info!("room {}: {msg}", req.room_id);
         Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))

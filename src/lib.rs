@@ -11,6 +11,7 @@ mod errors;
 mod load;
 mod logging;
 mod request;
+mod retry;
 mod rewrite;
 mod script;
 mod settings;

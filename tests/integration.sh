@@ -80,7 +80,85 @@ else
     fail "pg_cancel_backend (waiting on lock: $waiting): $(cat "$ROOT/target/it_cancel.out")"
 fi
 
-# 4. A real compression of both rooms keeps every state (plain-SQL resolver digest).
+# 4. Races with Synapse's deleter, on a smaller room (ids 200001..201000, snapshot every 100).
+#    Under default levels 200201 (a snapshot) becomes a delta on 200101, and 200102 stays a delta
+#    on 200101.
+RACE='!race:example.org'
+load_room "$DB" "$RACE" chain 1000 200001
+race_state() { q "SELECT md5(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), ',' ORDER BY state_group, type, state_key)) FROM synapse_compress_test.resolved_state('$RACE') WHERE state_group <> 200101"; }
+race_before=$(race_state)
+
+# 4a. A deadlock in which this call is the victim: the rewrite's subtransaction rolls back,
+#     releasing its locks, and the retry succeeds once the other transaction commits.
+psql_db "$DB" -c "SET deadlock_timeout = '20s'" -c "BEGIN" \
+    -c "SELECT id FROM state_groups WHERE id = 200201 FOR UPDATE" -c "SELECT pg_sleep(0.6)" \
+    -c "SELECT id FROM state_groups WHERE id = 200101 FOR UPDATE" -c "SELECT pg_sleep(1)" -c "COMMIT" \
+    >"$ROOT/target/it_locker.out" 2>&1 &
+locker=$!
+sleep 0.2
+out=$(psql_db "$DB" -v ON_ERROR_STOP=0 -c "SET deadlock_timeout = '1500ms'" \
+        -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "ROLLBACK" 2>&1 || true)
+wait "$locker" || true
+if [[ "$out" == *"deadlock detected"*"retrying"* ]] && [[ "$out" == *" t"* ]]; then
+    pass "a deadlock with another transaction is retried and the call succeeds"
+else
+    fail "deadlock retry: $out / $(cat "$ROOT/target/it_locker.out")"
+fi
+
+# 4b. The race of synapse-state.md: 200101 is queued for deletion and the deleter (REPEATABLE
+#     READ) read its sequence number before the compressor re-pointed 200201 at it. The bump
+#     makes the deleter's lock fail with 40001, so Synapse retries and keeps 200101.
+q "INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (200101, 1)" >/dev/null
+psql_db "$DB" -v ON_ERROR_STOP=0 -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+    -c "SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 200101" -c "SELECT pg_sleep(1.5)" \
+    -c "SELECT state_group FROM state_groups_pending_deletion WHERE state_group = 200101 FOR UPDATE" -c "ROLLBACK" \
+    >"$ROOT/target/it_deleter_rr.out" 2>&1 &
+deleter=$!
+sleep 0.3
+psql_db "$DB" -v ON_ERROR_STOP=0 -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "ROLLBACK" >/dev/null 2>&1
+psql_db "$DB" -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "COMMIT" >"$ROOT/target/it_compress_rr.out" 2>&1
+wait "$deleter" || true
+if grep -q "could not serialize access due to concurrent update" "$ROOT/target/it_deleter_rr.out" \
+    && [ "$(q "SELECT prev_state_group FROM state_group_edges WHERE state_group = 200201")" = 200101 ] \
+    && [ "$(race_state)" = "$race_before" ]; then
+    pass "the bump makes a concurrent deleter fail with 40001 (it retries and keeps the group)"
+else
+    fail "pending-deletion bump race: $(cat "$ROOT/target/it_deleter_rr.out")"
+fi
+
+# 4c. The deleter locks first: it de-deltas 200101's successor 200102 and deletes 200101, then
+#     commits while the compressor waits for its lock. The compressor sees 200101 gone and skips
+#     every group that would point at it or changed; every remaining group resolves as before.
+q "DELETE FROM state_groups_pending_deletion" >/dev/null
+load_room "$DB" '!race2:example.org' chain 1000 300001
+RACE='!race2:example.org'
+race_state() { q "SELECT md5(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), ',' ORDER BY state_group, type, state_key)) FROM synapse_compress_test.resolved_state('$RACE') WHERE state_group <> 300101"; }
+race_before=$(race_state)
+psql_db "$DB" >"$ROOT/target/it_deleter.out" 2>&1 <<SQL &
+BEGIN;
+SELECT id FROM state_groups WHERE id = 300101 FOR UPDATE;
+CREATE TEMP TABLE dedelta AS SELECT * FROM synapse_compress_test.group_state(300102);
+DELETE FROM state_group_edges WHERE state_group = 300102;
+DELETE FROM state_groups_state WHERE state_group = 300102;
+INSERT INTO state_groups_state SELECT 300102, '$RACE', type, state_key, event_id FROM dedelta;
+DELETE FROM state_groups_state WHERE state_group = 300101;
+DELETE FROM state_group_edges WHERE state_group = 300101;
+DELETE FROM state_groups WHERE id = 300101;
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+deleter=$!
+sleep 0.5
+out=$(q "SELECT applied, message FROM synapse_compress.compress_room_state('$RACE')" 2>&1 || true)
+wait "$deleter" || true
+dangling=$(q "SELECT count(*) FROM state_group_edges e LEFT JOIN state_groups g ON g.id = e.prev_state_group WHERE g.id IS NULL")
+if [[ "$out" == *"t|rewrote"*"skipped 1 group(s)"* ]] && [ "$dangling" = 0 ] && [ "$(race_state)" = "$race_before" ]; then
+    pass "deleter first: the compressor skips what vanished or changed, no dangling edge, states intact"
+else
+    fail "deleter first: $out (dangling edges: $dangling) / $(cat "$ROOT/target/it_deleter.out")"
+fi
+
+# 5. A real compression of both rooms keeps every state (plain-SQL resolver digest).
 busy_before=$(digest '!busy:example.org')
 out=$(q "SELECT applied, rows_before, rows_after FROM synapse_compress.compress_room_state('!busy:example.org')")
 [[ "$out" == t\|* ]] && [ "$(digest '!busy:example.org')" = "$busy_before" ] \
@@ -88,7 +166,7 @@ out=$(q "SELECT applied, rows_before, rows_after FROM synapse_compress.compress_
 out=$(q "SELECT applied, state_groups_changed FROM synapse_compress.compress_room_state('!busy:example.org')")
 [ "$out" = "f|0" ] && pass "second run changes nothing" || fail "second run: $out"
 
-# 5. pg_cron runs it on a schedule (cron.database_name is the demo database; Debian's pg_cron
+# 6. pg_cron runs it on a schedule (cron.database_name is the demo database; Debian's pg_cron
 #    schedules by the minute).
 CRON_DB="$PG_CRON_DB"
 create_db "$CRON_DB"
