@@ -32,6 +32,22 @@ pub fn changes(room: &Room, plan: &Plan) -> Vec<Change> {
         .collect()
 }
 
+/// Every group the rewrite locks: the groups and their old and new predecessors, ascending.
+pub fn lock_ids(changes: &[Change]) -> Vec<i64> {
+    let mut ids: Vec<i64> = changes.iter().flat_map(|c| [Some(c.id), c.old_prev, c.new_prev]).flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The new predecessors, ascending: groups that may have just become referenced.
+pub fn new_prevs<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<i64> {
+    let mut ids: Vec<i64> = changes.into_iter().filter_map(|c| c.new_prev).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 pub struct Outcome {
     pub written: u64,
     pub skipped: u64,
@@ -56,9 +72,7 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
     let ids: Vec<i64> = all.iter().map(|c| c.id).collect();
 
     // 1. Lock the groups and their old and new predecessors in id order.
-    let mut lock: Vec<i64> = all.iter().flat_map(|c| [Some(c.id), c.old_prev, c.new_prev]).flatten().collect();
-    lock.sort_unstable();
-    lock.dedup();
+    let lock = lock_ids(&all);
     let sql = format!("SELECT id FROM {schema}.state_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE");
     let present: HashSet<i64> = client
         .update(sql.as_str(), None, &[lock.into()])?
@@ -110,9 +124,7 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
     }
 
     // 4. A new predecessor may have become referenced: bump it, as Synapse does.
-    let mut new_prevs: Vec<i64> = write.iter().filter_map(|c| c.new_prev).collect();
-    new_prevs.sort_unstable();
-    new_prevs.dedup();
+    let new_prevs = new_prevs(write.iter().copied());
     if pending_table && !new_prevs.is_empty() {
         let sql = format!(
             "UPDATE {schema}.state_groups_pending_deletion SET sequence_number = DEFAULT, insertion_ts = $2 \

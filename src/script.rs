@@ -3,7 +3,7 @@
 
 use compress_core::{Plan, Room};
 
-use crate::rewrite::changes;
+use crate::rewrite::{changes, lock_ids, new_prevs};
 
 /// A string as an SQL literal (as PostgreSQL's quote_literal does).
 pub fn quote_literal(s: &str) -> String {
@@ -21,12 +21,8 @@ fn id_list(ids: impl Iterator<Item = i64>) -> String {
 
 pub fn statements(schema: &str, room_id: &str, room: &Room, plan: &Plan, pending_table: bool) -> Vec<String> {
     let all = changes(room, plan);
-    let mut lock: Vec<i64> = all.iter().flat_map(|c| [Some(c.id), c.old_prev, c.new_prev]).flatten().collect();
-    lock.sort_unstable();
-    lock.dedup();
-    let mut new_prevs: Vec<i64> = all.iter().filter_map(|c| c.new_prev).collect();
-    new_prevs.sort_unstable();
-    new_prevs.dedup();
+    let lock = lock_ids(&all);
+    let new_prevs = new_prevs(&all);
     let room_lit = quote_literal(room_id);
     let strings = room.strings();
 
