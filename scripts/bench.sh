@@ -79,8 +79,8 @@ SQL
 }
 
 room_rows() {
-    psql_db "$1" -At -v room="$2" \
-        -c "SELECT count(*) FROM state_groups_state s JOIN state_groups g ON g.id = s.state_group WHERE g.room_id = :'room'"
+    echo "SELECT count(*) FROM state_groups_state s JOIN state_groups g ON g.id = s.state_group WHERE g.room_id = :'room'" \
+        | psql_db "$1" -At -v room="$2"
 }
 
 # status_kb FILE FIELD: a "Field:   123 kB" value from a /proc/PID/status copy.
@@ -132,8 +132,7 @@ bench_room() {
     say "bench $name: loaded in $(fmt_s "$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')") s; copying to $DB_FLOOR${EXISTING_COMPRESSOR:+ and $DB_EXISTING}"
     clone_db "$DB_OURS" "$DB_FLOOR"
     if [ -n "${EXISTING_COMPRESSOR:-}" ]; then clone_db "$DB_OURS" "$DB_EXISTING"; fi
-    psql_db "$DB_OURS" -At -v room="$room" -c "SELECT pg_size_pretty(pg_total_relation_size('state_groups_state'))" \
-        >"$dir/table_size"
+    psql_db "$DB_OURS" -At -c "SELECT pg_size_pretty(pg_total_relation_size('state_groups_state'))" >"$dir/table_size"
 
     # --- ours: one psql session; the backend's /proc/self/status is read after the call, and
     # sampled from outside every 50 ms (RssAnon: private memory, shared buffers excluded).
@@ -209,10 +208,10 @@ SQL
 
     # --- floor: the same reads and writes as plain SQL on an identical copy.
     say "bench $name: floor: generating the statements of compress_room_state_sql on $DB_FLOOR"
-    psql_db "$DB_FLOOR" -At -v room="$room" -c "SELECT * FROM synapse_compress.compress_room_state_sql(:'room')" \
-        >"$dir/statements.sql" 2>"$dir/statements.log"
-    psql_db "$DB_FLOOR" -At -v room="$room" -c "SELECT array_agg(id ORDER BY id) FROM state_groups WHERE room_id = :'room'" \
-        >"$dir/ids.txt"
+    echo "SELECT * FROM synapse_compress.compress_room_state_sql(:'room')" \
+        | psql_db "$DB_FLOOR" -At -v room="$room" >"$dir/statements.sql" 2>"$dir/statements.log"
+    echo "SELECT array_agg(id ORDER BY id) FROM state_groups WHERE room_id = :'room'" \
+        | psql_db "$DB_FLOOR" -At -v room="$room" >"$dir/ids.txt"
     local read_sql="SELECT count(*) AS n, sum(length(type) + length(state_key) + length(event_id)) AS chars
 FROM (SELECT state_group, type, state_key, event_id FROM state_groups_state
       WHERE state_group = ANY(:'ids'::bigint[]) ORDER BY state_group) s"
@@ -263,6 +262,7 @@ SQL
     fi
 }
 
+[ -n "${EXISTING_COMPRESSOR:-}" ] || say "existing tool: skipped (set EXISTING_COMPRESSOR)"
 for name in $BENCH_ROOMS; do
     bench_room "$name"
 done
