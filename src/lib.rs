@@ -28,8 +28,12 @@ extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION @extschema@.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
+-- The loader's one big index scan gains nothing from JIT, which would load LLVM into the backend
+-- (about 50 MB) and spend time compiling; the setting applies inside the functions only.
+ALTER FUNCTION @extschema@.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) SET jit = off;
+ALTER FUNCTION @extschema@.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) SET jit = off;
 "#,
-    name = "revoke_from_public",
+    name = "function_settings",
     finalize
 );
 
