@@ -463,13 +463,15 @@ mod tests {
     }
 
     #[pg_test]
-    fn the_functions_are_not_executable_by_public() {
+    fn the_functions_are_not_executable_by_public_and_run_without_jit() {
         Spi::run("CREATE ROLE synapse_compress_nobody").unwrap();
         for f in ["compress_room_state", "compress_room_state_sql"] {
             let q = format!(
                 "SELECT has_function_privilege('synapse_compress_nobody', 'synapse_compress.{f}(text, integer[], bigint, bigint, integer, bigint, boolean)', 'EXECUTE')"
             );
             assert_eq!(Spi::get_one::<bool>(&q).unwrap(), Some(false), "{f}");
+            let config = format!("SELECT proconfig::text FROM pg_proc WHERE proname = '{f}'");
+            assert_eq!(Spi::get_one::<String>(&config).unwrap().as_deref(), Some("{jit=off}"), "{f}");
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use compress_core::{Node, Plan, Room};
 use pgrx::spi::SpiClient;
+use pgrx::PgMemoryContexts;
 
 use crate::errors::{Error, Result};
 
@@ -56,7 +57,7 @@ pub struct Outcome {
 }
 
 /// Rows inserted per INSERT statement.
-const INSERT_BATCH: usize = 50_000;
+const INSERT_BATCH: usize = 10_000;
 
 pub fn has_pending_deletion_table(client: &SpiClient<'_>, schema: &str) -> Result<bool> {
     let name = format!("{schema}.state_groups_pending_deletion");
@@ -158,7 +159,7 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
         "INSERT INTO {schema}.state_groups_state (state_group, room_id, type, state_key, event_id) \
          SELECT g, $5, t, k, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(g, t, k, e)"
     );
-    let mut batch = RowBatch::default();
+    let mut batch = RowBatch::new();
     for c in &write {
         for &(key, value) in plan.tree.entries(c.node) {
             let (t, k) = strings.key_str(key);
@@ -172,15 +173,26 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
     Ok(outcome)
 }
 
-#[derive(Default)]
+/// Rows waiting for the next INSERT; their array datums live in `memory`, reset per statement.
 struct RowBatch<'a> {
     groups: Vec<i64>,
     types: Vec<&'a str>,
     state_keys: Vec<&'a str>,
     events: Vec<&'a str>,
+    memory: PgMemoryContexts,
 }
 
 impl<'a> RowBatch<'a> {
+    fn new() -> Self {
+        RowBatch {
+            groups: Vec::with_capacity(INSERT_BATCH),
+            types: Vec::with_capacity(INSERT_BATCH),
+            state_keys: Vec::with_capacity(INSERT_BATCH),
+            events: Vec::with_capacity(INSERT_BATCH),
+            memory: PgMemoryContexts::new("synapse_compress insert"),
+        }
+    }
+
     fn push(&mut self, group: i64, t: &'a str, k: &'a str, e: &'a str) {
         self.groups.push(group);
         self.types.push(t);
@@ -193,12 +205,22 @@ impl<'a> RowBatch<'a> {
         if self.groups.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(self);
-        client.update(
-            sql,
-            None,
-            &[batch.groups.into(), batch.types.into(), batch.state_keys.into(), batch.events.into(), room_id.into()],
-        )?;
-        Ok(())
+        let (groups, types, state_keys, events) = (
+            self.groups.split_off(0),
+            self.types.split_off(0),
+            self.state_keys.split_off(0),
+            self.events.split_off(0),
+        );
+        // SAFETY: the array datums are made and used inside `memory`, and nothing made there
+        // outlives the INSERT (it has no result); the context is reset only after it.
+        let result = unsafe {
+            self.memory.switch_to(|_| {
+                client
+                    .update(sql, None, &[groups.into(), types.into(), state_keys.into(), events.into(), room_id.into()])
+                    .map(|_| ())
+            })
+        };
+        unsafe { self.memory.reset() };
+        Ok(result?)
     }
 }

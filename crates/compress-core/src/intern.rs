@@ -1,8 +1,9 @@
 //! String interning: every `type`, `state_key` and `event_id` is stored once and handled as a
 //! small integer; a state key is the pair `(type, state_key)` interned as one [`KeyId`].
 
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 /// A state key: one interned `(type, state_key)` pair.
 pub type KeyId = u32;
