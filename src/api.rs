@@ -39,7 +39,10 @@ fn refusal(req: &Request, stats: &Stats) -> Option<String> {
     } else if saved <= 0 {
         Some(format!("not written: rows would not shrink ({} -> {})", stats.rows_before, stats.rows_after))
     } else if saved < req.min_saved_rows {
-        Some(format!("not written: would save {saved} rows, fewer than min_saved_rows ({})", req.min_saved_rows))
+        Some(format!(
+            "not written: would save {saved} rows, fewer than min_saved_rows ({})",
+            req.min_saved_rows
+        ))
     } else {
         None
     }
@@ -57,7 +60,9 @@ fn check_background_updates(client: &SpiClient<'_>, schema: &str) -> Result<()> 
     }
     let sql = format!("SELECT string_agg(update_name, ', ') FROM {table} WHERE update_name = ANY($1)");
     let names: Vec<&str> = BLOCKING_UPDATES.to_vec();
-    if let Some(running) = client.select(sql.as_str(), Some(1), &[names.into()])?.first().get_one::<String>()? {
+    if let Some(running) =
+        client.select(sql.as_str(), Some(1), &[names.into()])?.first().get_one::<String>()?
+    {
         return Err(Error::NotReady(format!(
             "Synapse has not finished its background updates of the state tables ({running}); try again when they are done"
         )));
@@ -66,7 +71,11 @@ fn check_background_updates(client: &SpiClient<'_>, schema: &str) -> Result<()> 
 }
 
 /// Loads, compresses and verifies; `None` when the range holds no group.
-fn compress_and_verify(client: &SpiClient<'_>, schema: &str, req: &mut Request) -> Result<Option<Compressed>> {
+fn compress_and_verify(
+    client: &SpiClient<'_>,
+    schema: &str,
+    req: &mut Request,
+) -> Result<Option<Compressed>> {
     check_background_updates(client, schema)?;
     let started = Instant::now();
     let range = load::range_ids(client, schema, req)?;
@@ -133,7 +142,12 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
     let schema = settings::synapse_schema();
     Spi::connect_mut(|client| {
         let Some(c) = compress_and_verify(client, &schema, &mut req)? else {
-            return Ok(result_row(&req.room_id, &Stats::default(), false, "no state groups in the given range".into()));
+            return Ok(result_row(
+                &req.room_id,
+                &Stats::default(),
+                false,
+                "no state groups in the given range".into(),
+            ));
         };
         let mut stats = c.plan.stats.clone();
         if let Some(why) = refusal(&req, &stats) {
@@ -158,7 +172,10 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
             t.elapsed().as_secs_f64()
         );
         if outcome.skipped > 0 {
-            msg += &format!("; skipped {} group(s) that changed concurrently or are queued for deletion", outcome.skipped);
+            msg += &format!(
+                "; skipped {} group(s) that changed concurrently or are queued for deletion",
+                outcome.skipped
+            );
         }
         log::info!("room {}: {msg}", req.room_id);
         Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))
@@ -213,9 +230,17 @@ fn compress_room_state(
         name!(message, String),
     ),
 > {
-    let row = Request::new(room_id, levels, min_state_group, max_state_group, groups_to_compress, min_saved_rows, dry_run)
-        .and_then(run_compress)
-        .unwrap_or_else(|e| e.raise());
+    let row = Request::new(
+        room_id,
+        levels,
+        min_state_group,
+        max_state_group,
+        groups_to_compress,
+        min_saved_rows,
+        dry_run,
+    )
+    .and_then(run_compress)
+    .unwrap_or_else(|e| e.raise());
     TableIterator::once(row)
 }
 
@@ -231,8 +256,16 @@ fn compress_room_state_sql(
     min_saved_rows: default!(Option<i64>, 0),
     dry_run: default!(Option<bool>, false),
 ) -> SetOfIterator<'static, String> {
-    let lines = Request::new(room_id, levels, min_state_group, max_state_group, groups_to_compress, min_saved_rows, dry_run)
-        .and_then(run_script)
-        .unwrap_or_else(|e| e.raise());
+    let lines = Request::new(
+        room_id,
+        levels,
+        min_state_group,
+        max_state_group,
+        groups_to_compress,
+        min_saved_rows,
+        dry_run,
+    )
+    .and_then(run_script)
+    .unwrap_or_else(|e| e.raise());
     SetOfIterator::new(lines)
 }

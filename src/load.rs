@@ -93,16 +93,21 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
         // the borrowed strings, and detoasted copies live in `batch_memory`, reset per batch.
         let result = unsafe {
             batch_memory.switch_to(|_| {
-            let table = pg_sys::SPI_tuptable;
-            let desc = (*table).tupdesc;
-            let rows = std::slice::from_raw_parts((*table).vals, count);
-            for (i, &tuple) in rows.iter().enumerate() {
-                if i % 1024 == 0 {
-                    check_for_interrupts!();
+                let table = pg_sys::SPI_tuptable;
+                let desc = (*table).tupdesc;
+                let rows = std::slice::from_raw_parts((*table).vals, count);
+                for (i, &tuple) in rows.iter().enumerate() {
+                    if i % 1024 == 0 {
+                        check_for_interrupts!();
+                    }
+                    let group = int8(tuple, desc, 1);
+                    builder.add_row(
+                        group,
+                        text(tuple, desc, 2),
+                        text(tuple, desc, 3),
+                        text(tuple, desc, 4),
+                    )?;
                 }
-                let group = int8(tuple, desc, 1);
-                builder.add_row(group, text(tuple, desc, 2), text(tuple, desc, 3), text(tuple, desc, 4))?;
-            }
                 pg_sys::SPI_freetuptable(table);
                 Ok::<(), InputError>(())
             })

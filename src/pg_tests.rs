@@ -57,8 +57,13 @@ mod tests {
             Spi::run(&format!("INSERT INTO state_group_edges VALUES ({id}, {p})")).unwrap();
         }
         for (t, k, e) in rows {
-            Spi::run(&format!("INSERT INTO state_groups_state VALUES ({id}, {r}, {}, {}, {})", lit(t), lit(k), lit(e)))
-                .unwrap();
+            Spi::run(&format!(
+                "INSERT INTO state_groups_state VALUES ({id}, {r}, {}, {}, {})",
+                lit(t),
+                lit(k),
+                lit(e)
+            ))
+            .unwrap();
         }
     }
 
@@ -99,10 +104,12 @@ mod tests {
     }
 
     fn compress(args: &str) -> Value {
-        Spi::get_one::<pgrx::JsonB>(&format!("SELECT to_jsonb(r) FROM synapse_compress.compress_room_state({args}) r"))
-            .unwrap()
-            .unwrap()
-            .0
+        Spi::get_one::<pgrx::JsonB>(&format!(
+            "SELECT to_jsonb(r) FROM synapse_compress.compress_room_state({args}) r"
+        ))
+        .unwrap()
+        .unwrap()
+        .0
     }
 
     fn error_of(sql: &str) -> String {
@@ -263,7 +270,8 @@ mod tests {
     fn dry_run_and_rollback_leave_the_tables_identical() {
         setup();
         member_chain(ROOM, 1, 1, 120, 10);
-        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (1, 5)").unwrap();
+        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (1, 5)")
+            .unwrap();
         let before = dump();
         let pending = dump_pending();
         let dry = compress(&format!("{}, dry_run => true", lit(ROOM)));
@@ -300,7 +308,8 @@ mod tests {
         setup();
         member_chain(ROOM, 1, 1, 30, 10);
         let before = dump();
-        let call = |args: &str| error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({args})"));
+        let call =
+            |args: &str| error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({args})"));
         let r = lit(ROOM);
         let cases = [
             ("NULL".to_owned(), "22004", "room_id must not be NULL"),
@@ -359,7 +368,8 @@ mod tests {
     fn identical_duplicate_rows_are_accepted_and_removed() {
         setup();
         member_chain(ROOM, 1, 1, 30, 10);
-        Spi::run("INSERT INTO state_groups_state SELECT * FROM state_groups_state WHERE state_group = 15").unwrap();
+        Spi::run("INSERT INTO state_groups_state SELECT * FROM state_groups_state WHERE state_group = 15")
+            .unwrap();
         let before = states(ROOM);
         let r = compress(&lit(ROOM));
         assert_eq!(r["applied"], true, "{r}");
@@ -375,14 +385,33 @@ mod tests {
         add_group(ROOM, 3, Some(1), &[("m.room.member", "@c", "$c1")]); // fork of 1
         add_group(ROOM, 4, Some(2), &[("m.room.topic", "", "$t1")]);
         // a snapshot that dropped @b (state resolution)
-        add_group(ROOM, 5, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a2"), ("m.room.topic", "", "$t1")]);
+        add_group(
+            ROOM,
+            5,
+            None,
+            &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a2"), ("m.room.topic", "", "$t1")],
+        );
         add_group(ROOM, 6, Some(5), &[("m.room.member", "@d", "$d1")]);
         add_group(ROOM, 7, Some(4), &[("m.room.member", "@a", "$a3")]); // fork of 4
-        add_group(ROOM, 8, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a", "$a2"), ("m.room.topic", "", "$t1"), ("m.room.member", "@d", "$d1"), ("m.room.name", "", "$n")]);
+        add_group(
+            ROOM,
+            8,
+            None,
+            &[
+                ("m.room.create", "", "$c"),
+                ("m.room.member", "@a", "$a2"),
+                ("m.room.topic", "", "$t1"),
+                ("m.room.member", "@d", "$d1"),
+                ("m.room.name", "", "$n"),
+            ],
+        );
         let before = states(ROOM);
         let r = compress(&format!("{}, levels => '{{2,2}}'", lit(ROOM)));
         assert_eq!(states(ROOM), before, "{r}");
-        assert_eq!(count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))), 0);
+        assert_eq!(
+            count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))),
+            0
+        );
         assert!(r["resets_no_suitable_prev"].as_i64().unwrap() >= 0);
     }
 
@@ -392,7 +421,10 @@ mod tests {
         member_chain(ROOM, 1, 1, 30, 10);
         // 11 and 21 are snapshots that become deltas on 10 and 20. 21 is queued for deletion: it
         // must stay as it is. 10 is queued too: it becomes 11's predecessor, so it is bumped.
-        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (21, 5), (10, 5)").unwrap();
+        Spi::run(
+            "INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (21, 5), (10, 5)",
+        )
+        .unwrap();
         let g21 = dump_groups("state_group = 21");
         let seq10 = count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
         let before = states(ROOM);
@@ -401,8 +433,12 @@ mod tests {
         assert!(r["message"].as_str().unwrap().contains("skipped"), "{r}");
         assert_eq!(dump_groups("state_group = 21"), g21);
         assert_eq!(states(ROOM), before);
-        assert_eq!(count("SELECT count(*) FROM state_group_edges WHERE state_group = 11 AND prev_state_group = 10"), 1);
-        let seq10_after = count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
+        assert_eq!(
+            count("SELECT count(*) FROM state_group_edges WHERE state_group = 11 AND prev_state_group = 10"),
+            1
+        );
+        let seq10_after =
+            count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
         assert!(seq10_after > seq10, "{seq10} -> {seq10_after}");
         assert!(count("SELECT insertion_ts FROM state_groups_pending_deletion WHERE state_group = 10") > 5);
         assert_eq!(count("SELECT insertion_ts FROM state_groups_pending_deletion WHERE state_group = 21"), 5);
@@ -412,7 +448,8 @@ mod tests {
     fn unfinished_background_updates_block_compression() {
         setup();
         member_chain(ROOM, 1, 1, 30, 10);
-        Spi::run("INSERT INTO background_updates (update_name) VALUES ('state_group_edges_unique_idx')").unwrap();
+        Spi::run("INSERT INTO background_updates (update_name) VALUES ('state_group_edges_unique_idx')")
+            .unwrap();
         let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
         assert!(e.starts_with("55000") && e.contains("state_group_edges_unique_idx"), "{e}");
     }
@@ -420,7 +457,8 @@ mod tests {
     #[pg_test]
     fn works_without_the_deletion_tables_of_older_synapse() {
         setup();
-        Spi::run("DROP TABLE state_groups_pending_deletion, state_groups_persisting, background_updates").unwrap();
+        Spi::run("DROP TABLE state_groups_pending_deletion, state_groups_persisting, background_updates")
+            .unwrap();
         member_chain(ROOM, 1, 1, 50, 10);
         let before = states(ROOM);
         assert_eq!(compress(&lit(ROOM))["applied"], true);
@@ -446,10 +484,14 @@ mod tests {
         member_chain(ROOM, 1, 1, 150, 10);
         let before = states(ROOM);
         let lines: Vec<String> = Spi::connect(|c| {
-            c.select(&format!("SELECT * FROM synapse_compress.compress_room_state_sql({})", lit(ROOM)), None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap())
-                .collect()
+            c.select(
+                &format!("SELECT * FROM synapse_compress.compress_room_state_sql({})", lit(ROOM)),
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .collect()
         });
         assert!(lines[0].starts_with("-- synapse_compress: room !room:example.org"), "{}", lines[0]);
         assert!(lines.contains(&"BEGIN;".to_owned()) && lines.last().unwrap() == "COMMIT;");

@@ -45,7 +45,9 @@ impl Request {
         }
         let min_saved_rows = min_saved_rows.ok_or(Error::NullArgument("min_saved_rows"))?;
         if min_saved_rows < 0 {
-            return Err(Error::Argument(format!("min_saved_rows must not be negative, not {min_saved_rows}")));
+            return Err(Error::Argument(format!(
+                "min_saved_rows must not be negative, not {min_saved_rows}"
+            )));
         }
         Ok(Request {
             room_id,

@@ -35,7 +35,8 @@ pub fn changes(room: &Room, plan: &Plan) -> Vec<Change> {
 
 /// Every group the rewrite locks: the groups and their old and new predecessors, ascending.
 pub fn lock_ids(changes: &[Change]) -> Vec<i64> {
-    let mut ids: Vec<i64> = changes.iter().flat_map(|c| [Some(c.id), c.old_prev, c.new_prev]).flatten().collect();
+    let mut ids: Vec<i64> =
+        changes.iter().flat_map(|c| [Some(c.id), c.old_prev, c.new_prev]).flatten().collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -61,14 +62,24 @@ const INSERT_BATCH: usize = 10_000;
 
 pub fn has_pending_deletion_table(client: &SpiClient<'_>, schema: &str) -> Result<bool> {
     let name = format!("{schema}.state_groups_pending_deletion");
-    Ok(client.select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[name.as_str().into()])?.first().get_one::<bool>()?.unwrap_or(false))
+    Ok(client
+        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[name.as_str().into()])?
+        .first()
+        .get_one::<bool>()?
+        .unwrap_or(false))
 }
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Room, plan: &Plan) -> Result<Outcome> {
+pub fn apply(
+    client: &mut SpiClient<'_>,
+    schema: &str,
+    room_id: &str,
+    room: &Room,
+    plan: &Plan,
+) -> Result<Outcome> {
     let all = changes(room, plan);
     let ids: Vec<i64> = all.iter().map(|c| c.id).collect();
 
@@ -83,7 +94,9 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
     // 2. Groups queued for deletion are left alone.
     let pending_table = has_pending_deletion_table(client, schema)?;
     let pending: HashSet<i64> = if pending_table {
-        let sql = format!("SELECT state_group FROM {schema}.state_groups_pending_deletion WHERE state_group = ANY($1)");
+        let sql = format!(
+            "SELECT state_group FROM {schema}.state_groups_pending_deletion WHERE state_group = ANY($1)"
+        );
         client
             .select(sql.as_str(), None, &[ids.clone().into()])?
             .map(|row| row.get::<i64>(1).map(|v| v.expect("NOT NULL")))
@@ -93,7 +106,9 @@ pub fn apply(client: &mut SpiClient<'_>, schema: &str, room_id: &str, room: &Roo
     };
 
     // 3. After the locks, the edges must still be the ones that were compressed.
-    let sql = format!("SELECT state_group, prev_state_group FROM {schema}.state_group_edges WHERE state_group = ANY($1)");
+    let sql = format!(
+        "SELECT state_group, prev_state_group FROM {schema}.state_group_edges WHERE state_group = ANY($1)"
+    );
     let mut edges: HashMap<i64, Vec<i64>> = HashMap::new();
     for row in client.select(sql.as_str(), None, &[ids.into()])? {
         let g = row.get::<i64>(1)?.expect("NOT NULL");
@@ -216,7 +231,11 @@ impl<'a> RowBatch<'a> {
         let result = unsafe {
             self.memory.switch_to(|_| {
                 client
-                    .update(sql, None, &[groups.into(), types.into(), state_keys.into(), events.into(), room_id.into()])
+                    .update(
+                        sql,
+                        None,
+                        &[groups.into(), types.into(), state_keys.into(), events.into(), room_id.into()],
+                    )
                     .map(|_| ())
             })
         };

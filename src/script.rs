@@ -28,7 +28,10 @@ pub fn statements(schema: &str, room_id: &str, room: &Room, plan: &Plan, pending
 
     let mut out = vec![
         "BEGIN;".to_owned(),
-        format!("SELECT id FROM {schema}.state_groups WHERE id IN ({}) ORDER BY id FOR KEY SHARE;", id_list(lock.into_iter())),
+        format!(
+            "SELECT id FROM {schema}.state_groups WHERE id IN ({}) ORDER BY id FOR KEY SHARE;",
+            id_list(lock.into_iter())
+        ),
     ];
     if pending_table && !new_prevs.is_empty() {
         out.push(format!(

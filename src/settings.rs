@@ -32,7 +32,8 @@ pub fn register() {
 
 /// The Synapse schema, quoted as an identifier for use in statements.
 pub fn synapse_schema() -> String {
-    let name = SYNAPSE_SCHEMA.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "public".into());
+    let name =
+        SYNAPSE_SCHEMA.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "public".into());
     quote_ident(&name)
 }
 

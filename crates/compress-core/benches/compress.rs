@@ -41,7 +41,14 @@ struct Input {
 
 impl Input {
     fn new(name: &'static str) -> Self {
-        Input { name, groups: Vec::new(), edges: Vec::new(), keys: Vec::new(), events: Vec::new(), rows: Vec::new() }
+        Input {
+            name,
+            groups: Vec::new(),
+            edges: Vec::new(),
+            keys: Vec::new(),
+            events: Vec::new(),
+            rows: Vec::new(),
+        }
     }
 
     fn key(&mut self, event_type: &str, state_key: &str) -> u32 {
@@ -224,7 +231,9 @@ fn benches(c: &mut Criterion) {
     let inputs = [chain("chain-20k", 20_000), chain("chain-50k", 50_000), busy("busy-20k", 20_000, 1)];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     for input in &inputs {
-        if !filter.is_empty() && !filter.iter().any(|f| input.name.contains(f.as_str()) || f.contains(input.name)) {
+        if !filter.is_empty()
+            && !filter.iter().any(|f| input.name.contains(f.as_str()) || f.contains(input.name))
+        {
             // Criterion filters benchmark ids itself; skip the (costly) setup of unselected rooms.
             continue;
         }

@@ -39,16 +39,17 @@ impl StateCursor {
 
     /// Every key that is set in the current state, in key order (O(number of keys)).
     pub fn state(&self) -> impl Iterator<Item = (KeyId, ValueId)> + '_ {
-        self.values
-            .iter()
-            .enumerate()
-            .filter(|(_, &v)| v != ABSENT)
-            .map(|(k, &v)| (k as KeyId, v))
+        self.values.iter().enumerate().filter(|(_, &v)| v != ABSENT).map(|(k, &v)| (k as KeyId, v))
     }
 
     /// Moves to `target` (`None`: the empty state), calling `changed(key, new_value)` for every
     /// key whose value changes on the way.
-    pub fn move_to(&mut self, forest: &Forest, target: Option<Node>, changed: &mut impl FnMut(KeyId, ValueId)) {
+    pub fn move_to(
+        &mut self,
+        forest: &Forest,
+        target: Option<Node>,
+        changed: &mut impl FnMut(KeyId, ValueId),
+    ) {
         let mut down = std::mem::take(&mut self.scratch);
         down.clear();
         let mut at = target;

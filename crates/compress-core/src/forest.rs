@@ -31,7 +31,11 @@ impl Forest {
     }
 
     /// Appends a node. `entries` are the keys it sets (`ABSENT` removes a key: in-memory only).
-    pub fn push(&mut self, parent: Option<Node>, entries: impl IntoIterator<Item = (KeyId, ValueId)>) -> Node {
+    pub fn push(
+        &mut self,
+        parent: Option<Node>,
+        entries: impl IntoIterator<Item = (KeyId, ValueId)>,
+    ) -> Node {
         if self.starts.is_empty() {
             self.starts.push(0);
         }

@@ -34,9 +34,7 @@ impl Levels {
         if total > MAX_LEVEL_TOTAL {
             return Err(ConfigError::TotalTooLarge { total });
         }
-        Ok(Levels {
-            levels: sizes.iter().map(|&s| Level { max: s as u32, len: 0, head: None }).collect(),
-        })
+        Ok(Levels { levels: sizes.iter().map(|&s| Level { max: s as u32, len: 0, head: None }).collect() })
     }
 
     pub fn levels(&self) -> &[Level] {

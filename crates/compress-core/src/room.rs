@@ -44,7 +44,10 @@ impl GroupGraph {
         for (node, p) in graph.prev.iter().enumerate() {
             if let Some(p) = *p {
                 if p as usize >= node {
-                    return Err(InputError::PrevNotOlder { group: graph.ids[node], prev: graph.ids[p as usize] });
+                    return Err(InputError::PrevNotOlder {
+                        group: graph.ids[node],
+                        prev: graph.ids[p as usize],
+                    });
                 }
             }
         }
@@ -69,7 +72,11 @@ impl GroupGraph {
                     }
                     WALKING => {
                         let from = walk.iter().position(|&w| w == n).expect("walking nodes are on the walk");
-                        let lowest = walk[from..].iter().map(|&w| self.ids[w as usize]).min().expect("a cycle has nodes");
+                        let lowest = walk[from..]
+                            .iter()
+                            .map(|&w| self.ids[w as usize])
+                            .min()
+                            .expect("a cycle has nodes");
                         return Err(InputError::Cycle { group: lowest });
                     }
                     _ => break,
@@ -123,7 +130,13 @@ impl RoomBuilder {
     }
 
     /// Adds one `state_groups_state` row. Rows must come grouped by group, groups ascending.
-    pub fn add_row(&mut self, group: i64, event_type: &str, state_key: &str, event_id: &str) -> Result<(), InputError> {
+    pub fn add_row(
+        &mut self,
+        group: i64,
+        event_type: &str,
+        state_key: &str,
+        event_id: &str,
+    ) -> Result<(), InputError> {
         let node = self.graph.node_of(group).ok_or(InputError::UnexpectedRow { group })? as usize;
         if node < self.forest.len() {
             return Err(InputError::UnexpectedRow { group });
@@ -270,8 +283,14 @@ mod tests {
 
     #[test]
     fn graph_errors_name_the_group() {
-        assert_eq!(graph(&[1, 2, 3], &[(3, 1), (3, 2)]).err(), Some(InputError::TwoEdges { group: 3, prevs: (1, 2) }));
-        assert_eq!(graph(&[1, 2], &[(2, 9)]).err(), Some(InputError::MissingPredecessor { group: 2, prev: 9 }));
+        assert_eq!(
+            graph(&[1, 2, 3], &[(3, 1), (3, 2)]).err(),
+            Some(InputError::TwoEdges { group: 3, prevs: (1, 2) })
+        );
+        assert_eq!(
+            graph(&[1, 2], &[(2, 9)]).err(),
+            Some(InputError::MissingPredecessor { group: 2, prev: 9 })
+        );
         assert_eq!(graph(&[1, 2, 3], &[(1, 3), (3, 2), (2, 1)]).err(), Some(InputError::Cycle { group: 1 }));
         assert_eq!(graph(&[5], &[(5, 5)]).err(), Some(InputError::Cycle { group: 5 }));
         assert_eq!(graph(&[1, 2], &[(1, 2)]).err(), Some(InputError::PrevNotOlder { group: 1, prev: 2 }));
@@ -293,7 +312,11 @@ mod tests {
         b.add_row(1, "m.room.name", "", "$c").unwrap();
         assert_eq!(
             b.finish().err(),
-            Some(InputError::DuplicateKey { group: 1, event_type: "m.room.name".into(), state_key: "".into() })
+            Some(InputError::DuplicateKey {
+                group: 1,
+                event_type: "m.room.name".into(),
+                state_key: "".into()
+            })
         );
     }
 
@@ -322,7 +345,10 @@ mod tests {
                 .map(|(k, v)| (s.key_str(k).0.to_owned(), s.value_str(v).to_owned()))
                 .collect()
         };
-        assert_eq!(named(2), vec![("a".into(), "$1".into()), ("b".into(), "$5".into()), ("d".into(), "$4".into())]);
+        assert_eq!(
+            named(2),
+            vec![("a".into(), "$1".into()), ("b".into(), "$5".into()), ("d".into(), "$4".into())]
+        );
         assert_eq!(named(3).len(), 4);
         assert_eq!(room.original_prev(2), None);
         assert_eq!(room.row_count(2), 3);

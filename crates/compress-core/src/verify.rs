@@ -23,7 +23,10 @@ pub fn verify(room: &Room, plan: &Plan, interrupts: &mut dyn Interrupts) -> Resu
         }
         if let Some(p) = plan.tree.parent(node) {
             if !room.in_range(p) || room.id(p) >= room.id(node) {
-                return Err(fail(node, format!("new predecessor {} is not an older group in range", room.id(p))));
+                return Err(fail(
+                    node,
+                    format!("new predecessor {} is not an older group in range", room.id(p)),
+                ));
             }
         }
         let entries = plan.tree.entries(node);

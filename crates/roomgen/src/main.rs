@@ -93,8 +93,7 @@ impl Config {
 }
 
 fn parse_u64(opt: &str, v: &str) -> Result<u64, String> {
-    v.parse::<u64>()
-        .map_err(|_| format!("{opt}: expected a non-negative integer, got {v:?}"))
+    v.parse::<u64>().map_err(|_| format!("{opt}: expected a non-negative integer, got {v:?}"))
 }
 
 /// Returns `Ok(None)` when help was requested.
@@ -563,7 +562,8 @@ impl<W: Write> Generator<'_, W> {
     /// Returns (slot, new event or NONE for a drop).
     fn busy_change(&mut self, ord: u32) -> (u32, u32) {
         let slots = self.busy.as_ref().expect("busy slots");
-        let (creator, power_levels, name, topic) = (slots.creator, slots.power_levels, slots.name, slots.topic);
+        let (creator, power_levels, name, topic) =
+            (slots.creator, slots.power_levels, slots.name, slots.topic);
         if (ord as usize) < BUSY_SETUP {
             // Creation sequence: creator join, power levels, join rules, history visibility,
             // name, topic (slots 1..=6 in this order).

@@ -221,8 +221,11 @@ fn check_room(cfg: &Config) -> (Generated, Parsed) {
             let pred = i.pred.unwrap();
             let pstate = &intended[&pred];
             assert!(pstate.keys().all(|k| want.contains_key(k)), "delta {id} would need to drop a key");
-            let diff: HashMap<Key, String> =
-                want.iter().filter(|(k, e)| pstate.get(*k) != Some(*e)).map(|(k, e)| (k.clone(), e.clone())).collect();
+            let diff: HashMap<Key, String> = want
+                .iter()
+                .filter(|(k, e)| pstate.get(*k) != Some(*e))
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
             assert_eq!(rows, diff, "delta {id} must hold exactly the changed keys");
             assert!(chain_len[&pred] < cfg.snapshot_every, "group {id} should have been a snapshot");
             chain_len.insert(id, chain_len[&pred] + 1);
@@ -308,7 +311,11 @@ fn busy_5k_has_forks_and_dropping_snapshots() {
     for i in g.intended.values() {
         if let Some(p) = i.pred {
             let ps = &g.intended[&p].state;
-            if ps.iter().enumerate().any(|(slot, &e)| e != NONE && i.state.get(slot).map_or(true, |&x| x == NONE)) {
+            if ps
+                .iter()
+                .enumerate()
+                .any(|(slot, &e)| e != NONE && i.state.get(slot).map_or(true, |&x| x == NONE))
+            {
                 assert!(i.snapshot);
                 dropping += 1;
             }
@@ -390,9 +397,11 @@ fn files_match_memory() {
 #[test]
 fn argument_parsing() {
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-    let c = parse_args(args("--room !r:x --shape busy --groups 5 --first-id 10 --snapshot-every 3 --seed 9 --out-dir /tmp/x"))
-        .unwrap()
-        .unwrap();
+    let c = parse_args(args(
+        "--room !r:x --shape busy --groups 5 --first-id 10 --snapshot-every 3 --seed 9 --out-dir /tmp/x",
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (c.room.as_str(), c.shape, c.groups, c.first_id, c.snapshot_every, c.seed),
         ("!r:x", Shape::Busy, 5, 10, 3, 9)

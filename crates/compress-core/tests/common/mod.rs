@@ -102,7 +102,8 @@ pub fn compress_and_check(tables: &Tables, min: i64, sizes: &[i64]) -> (Tables, 
         }
     }
     let in_range = |id: &i64| *id > min;
-    let rows_before: usize = tables.groups.iter().filter(|(id, _)| in_range(id)).map(|(_, g)| g.1.len()).sum();
+    let rows_before: usize =
+        tables.groups.iter().filter(|(id, _)| in_range(id)).map(|(_, g)| g.1.len()).sum();
     let rows_after: usize = after.groups.iter().filter(|(id, _)| in_range(id)).map(|(_, g)| g.1.len()).sum();
     assert_eq!(plan.stats.rows_before as usize, rows_before);
     assert_eq!(plan.stats.rows_after as usize, rows_after);
