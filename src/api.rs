@@ -204,7 +204,7 @@ fn run_script(mut req: Request) -> Result<Vec<String>> {
 }
 
 /// Compresses the state groups of one room in the calling transaction. See the README.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn compress_room_state(
     room_id: Option<&str>,

@@ -82,9 +82,7 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
     let batch = i64::from(FETCH_ROWS.get());
     loop {
         check_for_interrupts!();
-        let fetched = cursor.fetch(batch as _)?;
-        let count = fetched.len();
-        drop(fetched);
+        let count = cursor.fetch(batch as _)?.len();
         if count == 0 {
             break;
         }
@@ -97,7 +95,7 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
                 let desc = (*table).tupdesc;
                 let rows = std::slice::from_raw_parts((*table).vals, count);
                 for (i, &tuple) in rows.iter().enumerate() {
-                    if i % 1024 == 0 {
+                    if i.is_multiple_of(1024) {
                         check_for_interrupts!();
                     }
                     let group = int8(tuple, desc, 1);

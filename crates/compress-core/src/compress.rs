@@ -52,7 +52,7 @@ pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupt
     let mut delta = Vec::new();
 
     for node in 0..room.len() as Node {
-        if node as usize % CHECK_EVERY == 0 {
+        if (node as usize).is_multiple_of(CHECK_EVERY) {
             interrupts.check();
         }
         chain_before[node as usize] = room.original_prev(node).map_or(1, |p| chain_before[p as usize] + 1);

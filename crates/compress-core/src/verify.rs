@@ -18,7 +18,7 @@ pub fn verify(room: &Room, plan: &Plan, interrupts: &mut dyn Interrupts) -> Resu
     let strings = room.strings();
     let mut pair = StatePair::new(strings.key_count());
     for (i, node) in room.range_nodes().enumerate() {
-        if i % CHECK_EVERY == 0 {
+        if i.is_multiple_of(CHECK_EVERY) {
             interrupts.check();
         }
         if let Some(p) = plan.tree.parent(node) {

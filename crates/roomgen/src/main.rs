@@ -149,7 +149,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Option<Config>,
     if cfg.snapshot_every == 0 {
         return Err("--snapshot-every must be at least 1".into());
     }
-    if cfg.first_id.checked_add(cfg.groups).map_or(true, |end| end > i64::MAX as u64) {
+    if cfg.first_id.checked_add(cfg.groups).is_none_or(|end| end > i64::MAX as u64) {
         return Err("--first-id + --groups exceeds bigint".into());
     }
     Ok(Some(cfg))
@@ -170,7 +170,7 @@ struct Rng(u64);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(mix64(seed ^ 0x5EED_0F_5EED_0F00))
+        Rng(mix64(seed ^ 0x005E_ED0F_5EED_0F00))
     }
     fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -314,7 +314,7 @@ fn busy_5k_has_forks_and_dropping_snapshots() {
             if ps
                 .iter()
                 .enumerate()
-                .any(|(slot, &e)| e != NONE && i.state.get(slot).map_or(true, |&x| x == NONE))
+                .any(|(slot, &e)| e != NONE && i.state.get(slot).is_none_or(|&x| x == NONE))
             {
                 assert!(i.snapshot);
                 dropping += 1;

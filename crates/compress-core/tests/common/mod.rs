@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use compress_core::{compress, verify, GroupGraph, Levels, Plan, Room, RoomBuilder, ABSENT};
 
 pub type State = BTreeMap<(String, String), String>;
+/// One group: its edge and its `(type, state_key, event_id)` rows.
+pub type Group = (Option<i64>, Vec<(String, String, String)>);
 
 /// Synapse's tables for one room: group id -> (edge, rows).
 #[derive(Clone, Debug, Default)]
 pub struct Tables {
-    pub groups: BTreeMap<i64, (Option<i64>, Vec<(String, String, String)>)>,
+    pub groups: BTreeMap<i64, Group>,
 }
 
 impl Tables {
