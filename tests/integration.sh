@@ -91,12 +91,12 @@ race_before=$(race_state)
 # 4a. A deadlock in which this call is the victim: the rewrite's subtransaction rolls back,
 #     releasing its locks, and the retry succeeds once the other transaction commits.
 psql_db "$DB" -c "SET deadlock_timeout = '20s'" -c "BEGIN" \
-    -c "SELECT id FROM state_groups WHERE id = 200201 FOR UPDATE" -c "SELECT pg_sleep(0.6)" \
+    -c "SELECT id FROM state_groups WHERE id = 200201 FOR UPDATE" -c "SELECT pg_sleep(1.0)" \
     -c "SELECT id FROM state_groups WHERE id = 200101 FOR UPDATE" -c "SELECT pg_sleep(1)" -c "COMMIT" \
     >"$ROOT/target/it_locker.out" 2>&1 &
 locker=$!
 sleep 0.2
-out=$(psql_db "$DB" -v ON_ERROR_STOP=0 -c "SET deadlock_timeout = '1500ms'" \
+out=$(psql_db "$DB" -v ON_ERROR_STOP=0 -c "SET deadlock_timeout = '2s'" \
         -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "ROLLBACK" 2>&1 || true)
 wait "$locker" || true
 if [[ "$out" == *"deadlock detected"*"retrying"* ]] && [[ "$out" == *" t"* ]]; then
