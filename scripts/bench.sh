@@ -355,7 +355,7 @@ fi
 section="## $STAMP — commit $COMMIT
 
 Machine: $NPROC CPUs ($CPU), $MEM_GIB GiB RAM; PostgreSQL $PG_VERSION (private cluster of scripts/lib.sh: \
-shared_buffers $SHARED_BUFFERS, jit $JIT, fsync off); levels $LEVELS, verification on; synapse_compress.fetch_rows default; \
+shared_buffers $SHARED_BUFFERS, jit $JIT, fsync off); levels $LEVELS, verification on; \
 session SQL before the call: ${BENCH_SESSION_SQL:-none}; CHECKPOINT and sync before every timed step.
 
 $header

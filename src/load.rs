@@ -1,7 +1,6 @@
 //! Reads one room from Synapse's tables through SPI: the groups in range, their edges and those
-//! of their predecessors (context), then the state rows streamed from a cursor in batches, in
-//! ascending group order, straight into the core's [`RoomBuilder`] without copying strings.
-
+//! of their predecessors (context), then the state rows in ascending group order, handed by the
+//! executor to a DestReceiver that feeds the core's [`RoomBuilder`] without copying tuples.
 use compress_core::{GroupGraph, InputError, Room, RoomBuilder};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -9,7 +8,6 @@ use pgrx::{pg_sys, PgMemoryContexts};
 
 use crate::errors::{Error, Result};
 use crate::request::Request;
-use crate::settings::FETCH_ROWS;
 
 /// The groups of the request's range, ascending.
 pub fn range_ids(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Vec<i64>> {
@@ -77,57 +75,94 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
         "SELECT state_group, type, state_key, event_id FROM {schema}.state_groups_state \
          WHERE state_group = ANY($1) ORDER BY state_group"
     );
-    let mut cursor = client.try_open_cursor(&sql, &[ids.into()])?;
-    let mut batch_memory = PgMemoryContexts::new("synapse_compress rows");
-    let batch = i64::from(FETCH_ROWS.get());
-    loop {
-        check_for_interrupts!();
-        let count = cursor.fetch(batch as _)?.len();
-        if count == 0 {
-            break;
-        }
-        // SAFETY: SPI_tuptable is the table `fetch` just filled, with `count` rows of four
-        // NOT NULL columns (bigint, text, text, text); it is freed below, after the last use of
-        // the borrowed strings, and detoasted copies live in `batch_memory`, reset per batch.
-        let result = unsafe {
-            batch_memory.switch_to(|_| {
-                let table = pg_sys::SPI_tuptable;
-                let desc = (*table).tupdesc;
-                let rows = std::slice::from_raw_parts((*table).vals, count);
-                for (i, &tuple) in rows.iter().enumerate() {
-                    if i.is_multiple_of(1024) {
-                        check_for_interrupts!();
-                    }
-                    let group = int8(tuple, desc, 1);
-                    builder.add_row(
-                        group,
-                        text(tuple, desc, 2),
-                        text(tuple, desc, 3),
-                        text(tuple, desc, 4),
-                    )?;
-                }
-                pg_sys::SPI_freetuptable(table);
-                Ok::<(), InputError>(())
-            })
-        };
-        unsafe { batch_memory.reset() };
-        result.map_err(corrupt)?;
+    let cursor = client.try_open_cursor(sql.as_str(), &[ids.into()])?;
+    let name = std::ffi::CString::new(cursor.detach_into_name()).expect("portal names have no NUL");
+    let mut sink = RowSink {
+        receiver: pg_sys::DestReceiver {
+            receiveSlot: Some(receive_row),
+            rStartup: Some(startup),
+            rShutdown: Some(shutdown),
+            rDestroy: Some(shutdown),
+            mydest: pg_sys::CommandDest::DestNone,
+        },
+        builder: &mut builder,
+        error: None,
+        rows: 0,
+        memory: PgMemoryContexts::new("synapse_compress rows"),
+    };
+    // SAFETY: the portal was just opened by SPI under this name; `sink` outlives the fetch, and
+    // its first field is the DestReceiver PostgreSQL calls back with.
+    unsafe {
+        let portal = pg_sys::GetPortalByName(name.as_ptr());
+        pg_sys::PortalRunFetch(
+            portal,
+            pg_sys::FetchDirection::FETCH_FORWARD,
+            std::ffi::c_long::MAX,
+            &mut sink.receiver as *mut pg_sys::DestReceiver,
+        );
+        pg_sys::SPI_cursor_close(portal);
     }
+    if let Some(error) = sink.error.take() {
+        return Err(corrupt(error));
+    }
+    drop(sink);
     builder.finish().map_err(corrupt)
 }
 
-unsafe fn column(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, col: i32) -> pg_sys::Datum {
-    let mut is_null = false;
-    let datum = pg_sys::SPI_getbinval(tuple, desc, col, &mut is_null);
-    assert!(!is_null, "column {col} is NOT NULL in Synapse's schema");
-    datum
+/// Receives the rows of the state query straight from the executor, without SPI's copy of
+/// every tuple, and feeds them to the builder.
+#[repr(C)]
+struct RowSink<'b> {
+    /// Must stay the first field: PostgreSQL passes a pointer to it back to the callbacks.
+    receiver: pg_sys::DestReceiver,
+    builder: &'b mut RoomBuilder,
+    error: Option<InputError>,
+    rows: usize,
+    /// Holds values that had to be detoasted; reset every few thousand rows.
+    memory: PgMemoryContexts,
 }
 
-unsafe fn int8(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, col: i32) -> i64 {
-    column(tuple, desc, col).value() as i64
+#[pg_guard]
+unsafe extern "C-unwind" fn receive_row(
+    slot: *mut pg_sys::TupleTableSlot,
+    receiver: *mut pg_sys::DestReceiver,
+) -> bool {
+    let sink = &mut *(receiver as *mut RowSink);
+    if sink.rows.is_multiple_of(4096) {
+        check_for_interrupts!();
+        sink.memory.reset();
+    }
+    sink.rows += 1;
+    if (*slot).tts_nvalid < 4 {
+        pg_sys::slot_getsomeattrs_int(slot, 4);
+    }
+    let values = std::slice::from_raw_parts((*slot).tts_values, 4);
+    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, 4);
+    assert!(!nulls.iter().any(|&n| n), "the columns are NOT NULL in Synapse's schema");
+    let builder = &mut *sink.builder;
+    let added = sink.memory.switch_to(|_| {
+        builder.add_row(values[0].value() as i64, text(values[1]), text(values[2]), text(values[3]))
+    });
+    match added {
+        Ok(()) => true,
+        Err(e) => {
+            sink.error = Some(e);
+            false
+        }
+    }
 }
 
-unsafe fn text<'a>(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, col: i32) -> &'a str {
-    <&str as FromDatum>::from_polymorphic_datum(column(tuple, desc, col), false, pg_sys::TEXTOID)
-        .expect("not null")
+#[pg_guard]
+unsafe extern "C-unwind" fn startup(
+    _receiver: *mut pg_sys::DestReceiver,
+    _operation: i32,
+    _desc: pg_sys::TupleDesc,
+) {
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
+
+unsafe fn text<'a>(datum: pg_sys::Datum) -> &'a str {
+    <&str as FromDatum>::from_polymorphic_datum(datum, false, pg_sys::TEXTOID).expect("not null")
 }

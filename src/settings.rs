@@ -6,8 +6,6 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Schema holding Synapse's tables.
 pub static SYNAPSE_SCHEMA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"public"));
-/// Rows fetched from a cursor at a time.
-pub static FETCH_ROWS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -16,16 +14,6 @@ pub fn register() {
         c"Every statement synapse_compress runs is qualified with this schema.",
         &SYNAPSE_SCHEMA,
         GucContext::Suset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"synapse_compress.fetch_rows",
-        c"Rows of state_groups_state read from the cursor per batch.",
-        c"Larger batches mean fewer round trips inside the backend and more memory per batch.",
-        &FETCH_ROWS,
-        100,
-        1_000_000,
-        GucContext::Userset,
         GucFlags::default(),
     );
 }
