@@ -3,224 +3,111 @@
 //! `100,50,25`, and to verify the result exactly. Loading from the database is excluded; the
 //! SQL-level benchmark is `scripts/bench.sh`.
 //!
-//! Rooms (generated in memory once, before timing; row strings are pre-made so that only the
-//! core's work is timed):
-//! * `chain-20k`: like `synapse-roomgen --shape chain --groups 20000`: group 1 holds
-//!   `m.room.create` and the first member, every later group adds one member, a snapshot when the
-//!   predecessor's chain is 100 long (2,010,200 rows).
-//! * `chain-50k`: the same with 50,000 groups (about 12.5 million rows).
-//! * `busy-20k`: a busy-like room (20,000 groups) following the rules of roomgen's busy shape:
-//!   forks up to 10 groups back, joins, leaves, renames, topic/name/power-level changes, and
-//!   state-resolution outcomes that drop a member (always a snapshot).
+//! The rooms are exactly those of `scripts/bench.sh` (same generator, `roomgen`, same room ids,
+//! shapes, group counts, first id 1, snapshot interval 100 and seed 1), so that both benchmarks
+//! measure the same rows:
+//! * `chain-20k`: `!chain20k:bench.example.org`, chain, 20,000 groups (2,010,200 rows).
+//! * `chain-50k`: `!chain50k:bench.example.org`, chain, 50,000 groups (12,525,500 rows).
+//! * `busy-20k`: `!busy:bench.example.org`, busy, 20,000 groups (the script's `busy`).
+//!
+//! The room is never held as rows: the generator runs once before timing to collect the groups
+//! and edges (the graph must be complete before the first row), and `build` runs it again,
+//! feeding each row straight into [`RoomBuilder`] (the generator is deterministic). `build`
+//! therefore includes the generator's own time to produce the rows; `generate` times that alone
+//! (the same pass into a sink that only looks at the rows), so the core's share is about
+//! `build - generate`.
 //!
 //! Run: `cargo bench -p compress_core` (about two minutes on 2 cores). Filter: e.g.
 //! `cargo bench -p compress_core --bench compress -- chain-20k`.
 
+use std::hint::black_box;
 use std::time::Duration;
 
 use compress_core::{compress, verify, GroupGraph, Levels, Plan, Room, RoomBuilder};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use roomgen::{Config, RoomSink, Shape};
 
 const LEVELS: [i64; 3] = [100, 50, 25];
-const SNAPSHOT_EVERY: u32 = 100;
-const NONE: u32 = u32::MAX;
 
-/// A room as Synapse's three tables would hold it, with strings made up front.
+/// The rooms of `scripts/bench.sh` (`room_spec`): name, room id, shape, groups.
+const ROOMS: [(&str, &str, Shape, u64); 3] = [
+    ("chain-20k", "!chain20k:bench.example.org", Shape::Chain, 20_000),
+    ("chain-50k", "!chain50k:bench.example.org", Shape::Chain, 50_000),
+    ("busy-20k", "!busy:bench.example.org", Shape::Busy, 20_000),
+];
+
+/// A room's configuration and its graph (the rows are generated again on each build).
 struct Input {
     name: &'static str,
+    cfg: Config,
     /// `(id, in range)` of every group.
     groups: Vec<(i64, bool)>,
     /// `(state_group, prev_state_group)`.
     edges: Vec<(i64, i64)>,
-    /// `(type, state_key)` per key slot.
-    keys: Vec<(String, String)>,
-    events: Vec<String>,
-    /// `(state_group, key slot, event)` in ascending group order.
-    rows: Vec<(i64, u32, u32)>,
+    stats: roomgen::Stats,
 }
 
-impl Input {
-    fn new(name: &'static str) -> Self {
-        Input {
-            name,
-            groups: Vec::new(),
-            edges: Vec::new(),
-            keys: Vec::new(),
-            events: Vec::new(),
-            rows: Vec::new(),
-        }
-    }
+/// First pass: collects the groups and edges, ignores the rows.
+#[derive(Default)]
+struct GraphSink {
+    groups: Vec<(i64, bool)>,
+    edges: Vec<(i64, i64)>,
+}
 
-    fn key(&mut self, event_type: &str, state_key: &str) -> u32 {
-        self.keys.push((event_type.to_owned(), state_key.to_owned()));
-        (self.keys.len() - 1) as u32
-    }
-
-    /// A 44-character event id, as Synapse's (`$` + 43 url-safe base64 characters).
-    fn event(&mut self) -> u32 {
-        let n = self.events.len() as u64;
-        let mut id = String::with_capacity(44);
-        id.push('$');
-        let mut h = mix64(n ^ 0x5EED);
-        for i in 0..43 {
-            if i % 10 == 0 {
-                h = mix64(h.wrapping_add(n));
-            }
-            id.push(B64[(h & 63) as usize] as char);
-            h >>= 6;
-        }
-        self.events.push(id);
-        (self.events.len() - 1) as u32
-    }
-
-    /// Adds a group: a snapshot of `state` (every present slot) or a delta of `change`.
-    fn group(&mut self, id: i64, prev: Option<i64>, state: &[u32], change: (u32, u32)) {
+impl RoomSink for GraphSink {
+    fn group(&mut self, id: i64, _event_id: &str) {
         self.groups.push((id, true));
-        match prev {
-            Some(p) => {
-                self.edges.push((id, p));
-                self.rows.push((id, change.0, change.1));
-            }
-            None => {
-                for (slot, &e) in state.iter().enumerate() {
-                    if e != NONE {
-                        self.rows.push((id, slot as u32, e));
-                    }
-                }
-            }
-        }
+    }
+    fn edge(&mut self, group: i64, prev: i64) {
+        self.edges.push((group, prev));
+    }
+    fn row(&mut self, _group: i64, _event_type: &str, _state_key: &str, _event_id: &str) {}
+}
+
+/// Second pass: feeds the rows (grouped by group, groups ascending) into the builder.
+struct RowSink(RoomBuilder);
+
+impl RoomSink for RowSink {
+    fn group(&mut self, _id: i64, _event_id: &str) {}
+    fn edge(&mut self, _group: i64, _prev: i64) {}
+    fn row(&mut self, group: i64, event_type: &str, state_key: &str, event_id: &str) {
+        self.0.add_row(group, event_type, state_key, event_id).expect("valid row");
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The generator's own cost: every call is observed, nothing is kept.
+struct NullSink;
 
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix64(self.0)
+impl RoomSink for NullSink {
+    fn group(&mut self, id: i64, event_id: &str) {
+        black_box((id, event_id));
     }
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
+    fn edge(&mut self, group: i64, prev: i64) {
+        black_box((group, prev));
     }
-    fn per_mille(&mut self, p: u64) -> bool {
-        self.below(1000) < p
+    fn row(&mut self, group: i64, event_type: &str, state_key: &str, event_id: &str) {
+        black_box((group, event_type, state_key, event_id));
     }
 }
 
-/// roomgen's chain shape: ids 1..=n, each group adds a member.
-fn chain(name: &'static str, n: u32) -> Input {
-    let mut input = Input::new(name);
-    let mut state = Vec::new();
-    input.key("m.room.create", "");
-    state.push(input.event());
-    let mut chain_len = 0u32;
-    for ord in 0..n {
-        let member = input.key("m.room.member", &format!("@user{}:example.org", ord + 1));
-        debug_assert_eq!(member as usize, state.len());
-        let ev = input.event();
-        state.push(ev);
-        let id = i64::from(ord) + 1;
-        let prev = if ord == 0 || chain_len >= SNAPSHOT_EVERY { None } else { Some(id - 1) };
-        chain_len = if prev.is_some() { chain_len + 1 } else { 1 };
-        input.group(id, prev, &state, (member, ev));
-    }
-    input
-}
-
-/// A room following roomgen's busy rules (not byte-identical to its output).
-fn busy(name: &'static str, n: u32, seed: u64) -> Input {
-    const BACK: usize = 10;
-    let mut input = Input::new(name);
-    let mut rng = Rng(mix64(seed));
-    let mut members: Vec<u32> = Vec::new();
-    let mut next_user = 1u64;
-    // The last BACK + 1 states, by ordinal modulo BACK + 1, and every group's chain length.
-    let mut recent: Vec<Vec<u32>> = vec![Vec::new(); BACK + 1];
-    let mut chain_len: Vec<u32> = Vec::with_capacity(n as usize);
-
-    let create = input.key("m.room.create", "");
-    let creator = input.key("m.room.member", "@creator:example.org");
-    members.push(creator);
-    let power_levels = input.key("m.room.power_levels", "");
-    input.key("m.room.join_rules", "");
-    input.key("m.room.history_visibility", "");
-    let name_key = input.key("m.room.name", "");
-    let topic = input.key("m.room.topic", "");
-    let mut root = vec![NONE; input.keys.len()];
-    root[create as usize] = input.event();
-    input.group(1, None, &root, (0, 0));
-    recent[0] = root;
-    chain_len.push(1);
-
-    for ord in 1..n as usize {
-        // Forks reach back up to 10 groups, never into the creation sequence (ordinals 0..=6).
-        let latest = ord - 1;
-        let mut pred = latest;
-        if ord > 7 && rng.per_mille(50) {
-            let max_back = BACK.min(latest - 6) as u64;
-            pred = latest - 1 - rng.below(max_back) as usize;
-        }
-        let mut state = recent[pred % (BACK + 1)].clone();
-        let (slot, event) = if ord < 7 {
-            (ord as u32, input.event())
-        } else {
-            let mut change = None;
-            if rng.per_mille(5) {
-                for _ in 0..32 {
-                    let s = members[rng.below(members.len() as u64) as usize];
-                    if s != creator && state.get(s as usize).is_some_and(|&e| e != NONE) {
-                        change = Some((s, NONE));
-                        break;
-                    }
-                }
-            }
-            change.unwrap_or_else(|| {
-                let join = if members.len() < 250 { 700 } else { 80 };
-                let slot = if rng.per_mille(join) {
-                    let s = input.key("m.room.member", &format!("@user{next_user}:example.org"));
-                    next_user += 1;
-                    members.push(s);
-                    s
-                } else {
-                    match rng.below(100) {
-                        0..=79 => members[rng.below(members.len() as u64) as usize],
-                        80..=87 => topic,
-                        88..=91 => name_key,
-                        _ => power_levels,
-                    }
-                };
-                (slot, input.event())
-            })
-        };
-        state.resize(input.keys.len(), NONE);
-        state[slot as usize] = event;
-        let snapshot = event == NONE || chain_len[pred] >= SNAPSHOT_EVERY;
-        let id = ord as i64 + 1;
-        let prev = if snapshot { None } else { Some(pred as i64 + 1) };
-        chain_len.push(if snapshot { 1 } else { chain_len[pred] + 1 });
-        input.group(id, prev, &state, (slot, event));
-        recent[ord % (BACK + 1)] = state;
-    }
-    input
+fn input(name: &'static str, room: &str, shape: Shape, groups: u64) -> Input {
+    let mut cfg = Config::new(room, shape, groups);
+    // scripts/bench.sh: `load_room DB ROOM SHAPE GROUPS 1 SEED` with seed 1 and roomgen's default
+    // snapshot interval.
+    cfg.first_id = 1;
+    cfg.seed = 1;
+    cfg.snapshot_every = 100;
+    let mut graph = GraphSink::default();
+    let stats = roomgen::generate(&cfg, &mut graph);
+    Input { name, cfg, groups: graph.groups, edges: graph.edges, stats }
 }
 
 /// What the extension's loader does with the rows it reads: graph, interning, forest.
 fn build(input: &Input) -> Room {
     let graph = GroupGraph::new(input.groups.clone(), &input.edges).expect("valid graph");
-    let mut b = RoomBuilder::new(graph);
-    for &(group, key, event) in &input.rows {
-        let (t, k) = &input.keys[key as usize];
-        b.add_row(group, t, k, &input.events[event as usize]).expect("valid row");
-    }
-    b.finish().expect("valid room")
+    let mut rows = RowSink(RoomBuilder::new(graph));
+    roomgen::generate(&input.cfg, &mut rows);
+    rows.0.finish().expect("valid room")
 }
 
 fn compress_default(room: &Room) -> Plan {
@@ -228,26 +115,31 @@ fn compress_default(room: &Room) -> Plan {
 }
 
 fn benches(c: &mut Criterion) {
-    let inputs = [chain("chain-20k", 20_000), chain("chain-50k", 50_000), busy("busy-20k", 20_000, 1)];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    for input in &inputs {
-        if !filter.is_empty()
-            && !filter.iter().any(|f| input.name.contains(f.as_str()) || f.contains(input.name))
-        {
+    for (name, room_id, shape, groups) in ROOMS {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str()) || f.contains(name)) {
             // Criterion filters benchmark ids itself; skip the (costly) setup of unselected rooms.
             continue;
         }
-        let room = build(input);
+        let input = input(name, room_id, shape, groups);
+        let room = build(&input);
         let plan = compress_default(&room);
         verify(&room, &plan, &mut || {}).expect("verification passes");
-        let s = &plan.stats;
+        let (g, s) = (&input.stats, &plan.stats);
+        assert_eq!((s.state_groups, s.rows_before), (g.groups, g.rows), "{name}: room as generated");
         eprintln!(
-            "{}: {} groups, {} keys, {} events; rows {} -> {}, {} groups changed, max chain {} -> {}, \
-             forced resets {}",
+            "{} ({}, roomgen {} seed {}): {} groups, {} snapshots, {} forks, {} drops, {} keys, {} events; \
+             rows {} -> {}, {} groups changed, max chain {} -> {}, forced resets {}",
             input.name,
-            s.state_groups,
-            input.keys.len(),
-            input.events.len(),
+            input.cfg.room,
+            input.cfg.shape.name(),
+            input.cfg.seed,
+            g.groups,
+            g.snapshots,
+            g.forks,
+            g.drops,
+            g.keys,
+            g.events,
             s.rows_before,
             s.rows_after,
             s.state_groups_changed,
@@ -256,16 +148,21 @@ fn benches(c: &mut Criterion) {
             s.resets_no_suitable_prev
         );
 
-        let mut g = c.benchmark_group(input.name);
-        g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-        g.bench_function(BenchmarkId::from_parameter("build"), |b| b.iter_with_large_drop(|| build(input)));
-        g.bench_function(BenchmarkId::from_parameter("compress"), |b| {
+        let mut grp = c.benchmark_group(input.name);
+        grp.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+        grp.bench_function(BenchmarkId::from_parameter("generate"), |b| {
+            b.iter(|| roomgen::generate(&input.cfg, &mut NullSink))
+        });
+        grp.bench_function(BenchmarkId::from_parameter("build"), |b| {
+            b.iter_with_large_drop(|| build(&input))
+        });
+        grp.bench_function(BenchmarkId::from_parameter("compress"), |b| {
             b.iter_with_large_drop(|| compress_default(&room))
         });
-        g.bench_function(BenchmarkId::from_parameter("verify"), |b| {
+        grp.bench_function(BenchmarkId::from_parameter("verify"), |b| {
             b.iter(|| verify(&room, &plan, &mut || {}).expect("verification passes"))
         });
-        g.finish();
+        grp.finish();
     }
 }
 

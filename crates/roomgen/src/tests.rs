@@ -2,6 +2,7 @@
 //! with the generator's intended state.
 
 use super::*;
+use crate::copy::push_escaped;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 type Key = (String, String);
@@ -133,9 +134,9 @@ struct Generated {
 }
 
 fn gen_mem(cfg: &Config, keep_states: bool) -> Generated {
-    let out = CopyWriter::new(&cfg.room, Vec::new(), Vec::new(), Vec::new());
+    let mut out = CopyWriter::new(&cfg.room, Vec::new(), Vec::new(), Vec::new());
     let mut intended = BTreeMap::new();
-    let (stats, model, (groups, edges, state)) = generate(cfg, out, &mut |v: &GroupView<'_>| {
+    let (stats, model) = generate_observed(cfg, &mut out, &mut |v: &GroupView<'_>| {
         intended.insert(
             v.id,
             Intended {
@@ -144,8 +145,8 @@ fn gen_mem(cfg: &Config, keep_states: bool) -> Generated {
                 state: if keep_states { v.state.to_vec() } else { Vec::new() },
             },
         );
-    })
-    .unwrap();
+    });
+    let (groups, edges, state) = out.finish().unwrap();
     Generated { stats, model, intended, groups, edges, state }
 }
 
@@ -153,9 +154,7 @@ fn state_map(model: &Model, st: &[u32]) -> HashMap<Key, String> {
     st.iter()
         .enumerate()
         .filter(|(_, &e)| e != NONE)
-        .map(|(slot, &e)| {
-            (model.keys[slot].clone(), String::from_utf8(model.events[e as usize].to_vec()).unwrap())
-        })
+        .map(|(slot, &e)| (model.keys[slot].clone(), model.event(e).to_string()))
         .collect()
 }
 
@@ -355,17 +354,19 @@ fn deterministic_for_a_seed() {
 
 #[test]
 fn event_ids_unique_and_well_formed() {
+    let events = |m: &Model| (0..m.event_count() as u32).map(|e| m.event(e).to_string()).collect::<Vec<_>>();
     let g = gen_mem(&Config::new("!ev:example.org", Shape::Busy, 5000), false);
+    assert_eq!(g.model.event_count() as u64, g.stats.events);
     let mut seen = HashSet::new();
-    for ev in &g.model.events {
+    for ev in events(&g.model) {
         assert_eq!(ev.len(), 44);
-        assert_eq!(ev[0], b'$');
-        assert!(ev[1..].iter().all(|b| B64.contains(b)));
-        assert!(seen.insert(*ev));
+        assert!(ev.starts_with('$'));
+        assert!(ev.bytes().skip(1).all(|b| B64.contains(&b)));
+        assert!(seen.insert(ev));
     }
     // Other rooms get other ids.
     let h = gen_mem(&Config::new("!ev2:example.org", Shape::Busy, 50), false);
-    assert!(h.model.events.iter().all(|e| !seen.contains(e)));
+    assert!(events(&h.model).iter().all(|e| !seen.contains(e)));
 }
 
 #[test]
@@ -378,43 +379,119 @@ fn escaping_round_trips() {
     assert_eq!(buf, b"a\\\\b\\tc\\nd\\re");
 }
 
+/// Records every sink call.
+#[derive(Default)]
+struct Recorder {
+    calls: Vec<Call>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Call {
+    Group(i64, String),
+    Edge(i64, i64),
+    Row(i64, String, String, String),
+}
+
+impl RoomSink for Recorder {
+    fn group(&mut self, id: i64, event_id: &str) {
+        self.calls.push(Call::Group(id, event_id.to_string()));
+    }
+    fn edge(&mut self, group: i64, prev: i64) {
+        self.calls.push(Call::Edge(group, prev));
+    }
+    fn row(&mut self, group: i64, event_type: &str, state_key: &str, event_id: &str) {
+        self.calls.push(Call::Row(
+            group,
+            event_type.to_string(),
+            state_key.to_string(),
+            event_id.to_string(),
+        ));
+    }
+}
+
+/// The order `RoomSink` promises: per group in ascending consecutive ids, `group`, at most one
+/// `edge` to an older group, then its rows (at least one); and the calls carry exactly what the
+/// COPY files hold.
 #[test]
-fn files_match_memory() {
-    let dir = std::env::temp_dir().join(format!("roomgen-test-{}", std::process::id()));
-    let mut cfg = Config::new("!files:example.org", Shape::Busy, 2000);
-    cfg.out_dir = dir.clone();
-    cfg.seed = 7;
-    let stats = run(&cfg).unwrap();
-    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
-    let (g, _) = check_room(&cfg);
-    assert_eq!(stats, g.stats);
-    assert_eq!(read("state_groups.tsv"), g.groups);
-    assert_eq!(read("state_group_edges.tsv"), g.edges);
-    assert_eq!(read("state_groups_state.tsv"), g.state);
-    std::fs::remove_dir_all(&dir).unwrap();
+fn sink_calls_follow_the_documented_order() {
+    for (shape, first_id, snapshot_every) in
+        [(Shape::Chain, 1, 100), (Shape::Busy, 1, 100), (Shape::Busy, 40, 9)]
+    {
+        let mut cfg = Config::new("!sink:example.org", shape, 1500);
+        cfg.first_id = first_id;
+        cfg.snapshot_every = snapshot_every;
+        let mut rec = Recorder::default();
+        let stats = generate(&cfg, &mut rec);
+        let g = gen_mem(&cfg, false);
+        assert_eq!(stats, g.stats);
+
+        let mut expect_id = first_id as i64;
+        let mut i = 0;
+        let calls = &rec.calls;
+        while i < calls.len() {
+            let Call::Group(id, _) = &calls[i] else {
+                panic!("call {i}: expected a group, got {:?}", calls[i])
+            };
+            assert_eq!(*id, expect_id);
+            i += 1;
+            if let Some(Call::Edge(grp, prev)) = calls.get(i) {
+                assert_eq!(*grp, *id);
+                assert!(*prev < *id && *prev >= first_id as i64);
+                i += 1;
+            }
+            let rows_from = i;
+            while let Some(Call::Row(grp, ..)) = calls.get(i) {
+                assert_eq!(*grp, *id);
+                i += 1;
+            }
+            assert!(i > rows_from, "group {id} has no rows");
+            expect_id += 1;
+        }
+        assert_eq!(expect_id, (first_id + cfg.groups) as i64);
+
+        // Same content as the COPY output.
+        let p = parse(&g.groups, &g.edges, &g.state);
+        let mut groups = Vec::new();
+        let mut edges = Vec::new();
+        let mut rows = 0;
+        for c in calls {
+            match c {
+                Call::Group(id, ev) => groups.push((*id as u64, ev.clone())),
+                Call::Edge(grp, prev) => edges.push((*grp as u64, *prev as u64)),
+                Call::Row(grp, ty, sk, ev) => {
+                    assert!(p.rows[&(*grp as u64)].contains(&((ty.clone(), sk.clone()), ev.clone())));
+                    rows += 1;
+                }
+            }
+        }
+        assert_eq!(groups, p.groups.iter().map(|(&id, (_, ev))| (id, ev.clone())).collect::<Vec<_>>());
+        assert_eq!(edges, p.edges);
+        assert_eq!(rows, p.nrows);
+    }
 }
 
 #[test]
-fn argument_parsing() {
-    let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-    let c = parse_args(args(
-        "--room !r:x --shape busy --groups 5 --first-id 10 --snapshot-every 3 --seed 9 --out-dir /tmp/x",
-    ))
-    .unwrap()
-    .unwrap();
-    assert_eq!(
-        (c.room.as_str(), c.shape, c.groups, c.first_id, c.snapshot_every, c.seed),
-        ("!r:x", Shape::Busy, 5, 10, 3, 9)
-    );
-    assert_eq!(c.out_dir, PathBuf::from("/tmp/x"));
-    let c = parse_args(args("--room=!r:x --groups=7")).unwrap().unwrap();
-    assert_eq!((c.shape, c.groups, c.first_id, c.snapshot_every, c.seed), (Shape::Chain, 7, 1, 100, 1));
-    assert!(parse_args(args("--help")).unwrap().is_none());
-    assert!(parse_args(args("--groups 5")).is_err());
-    assert!(parse_args(args("--room r --shape star")).is_err());
-    assert!(parse_args(args("--room r --groups 0")).is_err());
-    assert!(parse_args(args("--room r --snapshot-every 0")).is_err());
-    assert!(parse_args(args("--room r --bogus 1")).is_err());
-    assert!(parse_args(args("--room r --groups")).is_err());
-    assert!(parse_args(args("--room r --groups x")).is_err());
+fn invalid_configs_are_refused() {
+    let ok = Config::new("!r:x", Shape::Chain, 10);
+    assert_eq!(ok.validate(), Ok(()));
+    let with = |f: &dyn Fn(&mut Config)| {
+        let mut c = ok.clone();
+        f(&mut c);
+        c.validate()
+    };
+    assert_eq!(with(&|c| c.room.clear()), Err(ConfigError::EmptyRoom));
+    assert_eq!(with(&|c| c.groups = 0), Err(ConfigError::NoGroups));
+    assert_eq!(with(&|c| c.groups = u32::MAX as u64 / 2), Err(ConfigError::TooManyGroups));
+    assert_eq!(with(&|c| c.snapshot_every = 0), Err(ConfigError::NoSnapshotInterval));
+    assert_eq!(with(&|c| c.first_id = i64::MAX as u64 - 5), Err(ConfigError::IdsExceedBigint));
+    assert_eq!(with(&|c| c.first_id = i64::MAX as u64 - 10), Ok(()));
+    assert_eq!(Shape::from_name("busy"), Some(Shape::Busy));
+    assert_eq!(Shape::from_name(Shape::Chain.name()), Some(Shape::Chain));
+    assert_eq!(Shape::from_name("star"), None);
+}
+
+#[test]
+#[should_panic(expected = "invalid configuration")]
+fn generate_panics_on_an_invalid_config() {
+    generate(&Config::new("!r:x", Shape::Chain, 0), &mut Recorder::default());
 }
