@@ -1,7 +1,7 @@
 //! synapse_compress: compresses Synapse's state tables inside PostgreSQL.
 //!
 //! The algorithm lives in the `compress_core` crate; this crate is the thin PostgreSQL layer:
-//! SQL functions ([`api`]), SPI reading ([`load`]) and writing ([`rewrite`], [`script`]),
+//! SQL functions ([`api`]), SPI reading ([`load`]) and writing ([`rewrite`], [`retry`], [`script`]),
 //! settings ([`settings`]), errors ([`errors`]) and logging ([`logging`]).
 
 use pgrx::prelude::*;
