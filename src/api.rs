@@ -49,16 +49,12 @@ fn refusal(req: &Request, stats: &Stats) -> Option<String> {
 }
 
 fn check_background_updates(client: &SpiClient<'_>, schema: &str) -> Result<()> {
-    let table = format!("{schema}.background_updates");
-    let exists = client
-        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[table.as_str().into()])?
-        .first()
-        .get_one::<bool>()?
-        .unwrap_or(false);
-    if !exists {
+    if !load::table_exists(client, schema, "background_updates")? {
         return Ok(());
     }
-    let sql = format!("SELECT string_agg(update_name, ', ') FROM {table} WHERE update_name = ANY($1)");
+    let sql = format!(
+        "SELECT string_agg(update_name, ', ') FROM {schema}.background_updates WHERE update_name = ANY($1)"
+    );
     let names: Vec<&str> = BLOCKING_UPDATES.to_vec();
     if let Some(running) =
         client.select(sql.as_str(), Some(1), &[names.into()])?.first().get_one::<String>()?
@@ -196,7 +192,7 @@ fn run_script(mut req: Request) -> Result<Vec<String>> {
         if let Some(why) = refusal(&req, s) {
             return Ok(vec![header, format!("-- {why}")]);
         }
-        let pending = rewrite::has_pending_deletion_table(client, &schema)?;
+        let pending = load::table_exists(client, &schema, rewrite::PENDING_DELETION)?;
         let mut out = vec![header];
         out.extend(script::statements(&schema, &req.room_id, &c.room, &c.plan, pending));
         Ok(out)

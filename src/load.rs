@@ -29,6 +29,16 @@ pub fn range_ids(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<
     Ok(ids)
 }
 
+/// Whether one of Synapse's tables exists (older Synapse lacks some of them).
+pub fn table_exists(client: &SpiClient<'_>, schema: &str, table: &str) -> Result<bool> {
+    let name = format!("{schema}.{table}");
+    Ok(client
+        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[name.as_str().into()])?
+        .first()
+        .get_one::<bool>()?
+        .unwrap_or(false))
+}
+
 pub fn room_exists(client: &SpiClient<'_>, schema: &str, room_id: &str) -> Result<bool> {
     let sql = format!("SELECT EXISTS (SELECT 1 FROM {schema}.state_groups WHERE room_id = $1)");
     Ok(client.select(&sql, Some(1), &[room_id.into()])?.first().get_one::<bool>()?.unwrap_or(false))

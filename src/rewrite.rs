@@ -12,6 +12,7 @@ use pgrx::spi::SpiClient;
 use pgrx::PgMemoryContexts;
 
 use crate::errors::{Error, Result};
+use crate::load;
 
 /// One group to rewrite.
 pub struct Change {
@@ -60,16 +61,10 @@ pub struct Outcome {
 /// Rows inserted per INSERT statement.
 const INSERT_BATCH: usize = 10_000;
 
-pub fn has_pending_deletion_table(client: &SpiClient<'_>, schema: &str) -> Result<bool> {
-    let name = format!("{schema}.state_groups_pending_deletion");
-    Ok(client
-        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[name.as_str().into()])?
-        .first()
-        .get_one::<bool>()?
-        .unwrap_or(false))
-}
+/// Added in Synapse schema 89: older databases have no deletion queue.
+pub const PENDING_DELETION: &str = "state_groups_pending_deletion";
 
-pub fn now_ms() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -92,7 +87,7 @@ pub fn apply(
         .collect::<std::result::Result<_, _>>()?;
 
     // 2. Groups queued for deletion are left alone.
-    let pending_table = has_pending_deletion_table(client, schema)?;
+    let pending_table = load::table_exists(client, schema, PENDING_DELETION)?;
     let pending: HashSet<i64> = if pending_table {
         let sql = format!(
             "SELECT state_group FROM {schema}.state_groups_pending_deletion WHERE state_group = ANY($1)"
