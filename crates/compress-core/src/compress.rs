@@ -3,6 +3,11 @@
 //! tree to the first usable base (none: a forced snapshot). The group's new delta is every entry
 //! of its state that differs from the base's. Both states are kept by cursors, one on the
 //! original states and one on the new tree, and their difference is maintained incrementally.
+//!
+//! Groups outside the range (context: predecessors of groups in range, and level heads saved by
+//! an earlier chunk with their ancestors) keep their edges and rows. In the new tree they carry
+//! their real state, so that a group in range can use one as its base, and walking up from one
+//! follows its original edge, as the existing tool does with the heads it loads.
 
 use crate::cursor::StatePair;
 use crate::forest::{Forest, Node};
@@ -27,21 +32,43 @@ pub struct Stats {
     pub resets_no_suitable_prev: u64,
     /// Rows of those snapshots.
     pub resets_no_suitable_prev_size: u64,
-    /// Longest chain of groups (counting the group itself) a read of a group in range walks.
+    /// Longest chain of groups (counting the group itself) a read of a group in range walks,
+    /// following the real edges (through context groups too).
     pub max_chain_before: u32,
     pub max_chain_after: u32,
 }
 
 /// The compressed tree of a room.
 pub struct Plan {
-    /// The new structure: for a group in range its new predecessor and delta; groups outside the
-    /// range are empty placeholders (no group in range refers to them).
+    /// The new structure: for a group in range its new predecessor and delta. A group outside the
+    /// range is not rewritten; its node holds its real state in the room's in-memory form (which
+    /// may differ from its edge: use [`Room::original_prev`] for its real predecessor, and
+    /// [`real_prev`] for any group).
     pub tree: Forest,
     /// Groups in range whose edge or rows differ from the original.
     pub changed: Vec<Node>,
     pub stats: Stats,
 }
 
+/// The predecessor a group has after the plan is written: its new one when it is in range, its
+/// original one otherwise.
+pub fn real_prev(room: &Room, tree: &Forest, node: Node) -> Option<Node> {
+    if room.in_range(node) {
+        tree.parent(node)
+    } else {
+        room.original_prev(node)
+    }
+}
+
+/// Pushes a group outside the range onto the new tree with its real state.
+pub(crate) fn push_context(room: &Room, tree: &mut Forest, node: Node) {
+    let old = room.forest();
+    let pushed = tree.push(old.parent(node), old.entries(node).iter().copied());
+    debug_assert_eq!(pushed, node);
+}
+
+/// Compresses the groups in range with the level algorithm, continuing from `levels` (new or
+/// restored) and leaving in it the state to save for the next chunk.
 pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupts) -> Plan {
     let old = room.forest();
     let mut tree = Forest::with_capacity(room.len());
@@ -49,6 +76,7 @@ pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupt
     let mut changed = Vec::new();
     let mut stats = Stats::default();
     let mut chain_before = vec![0u32; room.len()];
+    let mut chain_after = vec![0u32; room.len()];
     let mut delta = Vec::new();
 
     for node in 0..room.len() as Node {
@@ -57,7 +85,8 @@ pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupt
         }
         chain_before[node as usize] = room.original_prev(node).map_or(1, |p| chain_before[p as usize] + 1);
         if !room.in_range(node) {
-            tree.push(None, []);
+            push_context(room, &mut tree, node);
+            chain_after[node as usize] = room.original_prev(node).map_or(1, |p| chain_after[p as usize] + 1);
             continue;
         }
         pair.move_left(old, Some(node));
@@ -67,7 +96,7 @@ pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupt
             pair.move_right(&tree, base);
             let usable = pair.diff.keys().iter().all(|&k| pair.left.value(k) != ABSENT);
             match base {
-                Some(b) if !usable => base = tree.parent(b),
+                Some(b) if !usable => base = real_prev(room, &tree, b),
                 _ => break,
             }
         }
@@ -88,7 +117,8 @@ pub fn compress(room: &Room, levels: &mut Levels, interrupts: &mut dyn Interrupt
         stats.max_chain_before = stats.max_chain_before.max(chain_before[node as usize]);
         let pushed = tree.push(base, delta.iter().copied());
         debug_assert_eq!(pushed, node);
-        stats.max_chain_after = stats.max_chain_after.max(tree.depth(node) + 1);
+        chain_after[node as usize] = base.map_or(1, |b| chain_after[b as usize] + 1);
+        stats.max_chain_after = stats.max_chain_after.max(chain_after[node as usize]);
         pair.move_right(&tree, Some(node));
         debug_assert!(pair.diff.is_empty());
     }

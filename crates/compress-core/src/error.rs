@@ -7,9 +7,32 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     NoLevels,
-    LevelNotPositive { index: usize, size: i64 },
-    TooManyLevels { count: usize },
-    TotalTooLarge { total: i64 },
+    LevelNotPositive {
+        index: usize,
+        size: i64,
+    },
+    TooManyLevels {
+        count: usize,
+    },
+    TotalTooLarge {
+        total: i64,
+    },
+    /// Saved levels ([`crate::Levels::restore`]) do not have one entry per level.
+    SavedLevelCount {
+        saved: usize,
+        levels: usize,
+    },
+    /// A saved level is longer than its size.
+    SavedLevelTooLong {
+        index: usize,
+        len: u32,
+        max: u32,
+    },
+    /// A saved level has a head but no length, or a length but no head.
+    SavedLevelHead {
+        index: usize,
+        len: u32,
+    },
 }
 
 /// The most levels accepted.
@@ -31,6 +54,20 @@ impl fmt::Display for ConfigError {
                 f,
                 "the levels add up to {total}; at most {MAX_LEVEL_TOTAL} is allowed (the sum bounds the length of delta chains Synapse must read)"
             ),
+            ConfigError::SavedLevelCount { saved, levels } => {
+                write!(f, "{saved} saved levels for {levels} levels")
+            }
+            ConfigError::SavedLevelTooLong { index, len, max } => write!(
+                f,
+                "saved level {} has length {len}, longer than its size {max}",
+                index + 1
+            ),
+            ConfigError::SavedLevelHead { index, len: 0 } => {
+                write!(f, "saved level {} has a head but length 0", index + 1)
+            }
+            ConfigError::SavedLevelHead { index, len } => {
+                write!(f, "saved level {} has length {len} but no head", index + 1)
+            }
         }
     }
 }

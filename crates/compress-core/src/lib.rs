@@ -15,13 +15,13 @@ pub mod levels;
 pub mod room;
 pub mod verify;
 
-pub use compress::{compress, Plan, Stats};
+pub use compress::{compress, real_prev, Plan, Stats};
 pub use error::{ConfigError, InputError, VerifyError};
 pub use forest::{Forest, Node};
 pub use intern::{KeyId, StringTable, ValueId, ABSENT};
 pub use levels::Levels;
 pub use room::{GroupGraph, Room, RoomBuilder};
-pub use verify::verify;
+pub use verify::{verify, verify_with_cap};
 
 /// Something that is called regularly from every long loop, so that the caller can abort
 /// (PostgreSQL's interrupt check raises an error that unwinds through the core).

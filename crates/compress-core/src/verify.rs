@@ -1,8 +1,13 @@
-//! Exact verification of a compressed tree, independent of how it was built: every group in
-//! range must resolve under the new tree to exactly the state it has now, and the new tree must
-//! keep Synapse's rules (predecessor older and in range, one row per key, no removals).
+//! Exact verification of a compressed tree, independent of how it was built: every loaded group
+//! must resolve under the new tree to exactly the state it has now, and the new tree must keep
+//! Synapse's rules (predecessor older and loaded, one row per key, no removals). Groups outside
+//! the range (context) are not rewritten: their real predecessor stays their original one, and
+//! their node in the new tree must hold their real state, since groups in range may be stored
+//! as deltas against them. A group in range that is not in `plan.changed` is not written either:
+//! it must keep its original edge and number of rows. Chain lengths are counted along the real
+//! edges after the rewrite ([`crate::compress::real_prev`]), optionally against a cap.
 
-use crate::compress::Plan;
+use crate::compress::{real_prev, Plan};
 use crate::cursor::StatePair;
 use crate::error::VerifyError;
 use crate::forest::Node;
@@ -10,47 +15,101 @@ use crate::intern::ABSENT;
 use crate::room::Room;
 use crate::{Interrupts, CHECK_EVERY};
 
+/// [`verify_with_cap`] without a chain cap.
 pub fn verify(room: &Room, plan: &Plan, interrupts: &mut dyn Interrupts) -> Result<(), VerifyError> {
+    verify_with_cap(room, plan, None, interrupts)
+}
+
+/// Verifies the plan exactly and, with `max_chain`, that no read of a group in range walks more
+/// than `max_chain` groups (counting the group itself) after the rewrite.
+pub fn verify_with_cap(
+    room: &Room,
+    plan: &Plan,
+    max_chain: Option<u32>,
+    interrupts: &mut dyn Interrupts,
+) -> Result<(), VerifyError> {
     let fail = |node: Node, detail: String| VerifyError { group: room.id(node), detail };
     if plan.tree.len() != room.len() {
-        return Err(fail(0, format!("the new tree has {} groups, the room {}", plan.tree.len(), room.len())));
+        let detail = format!("the new tree has {} groups, the room {}", plan.tree.len(), room.len());
+        return Err(VerifyError { group: if room.is_empty() { -1 } else { room.id(0) }, detail });
     }
+    check_changed_list(room, plan)?;
     let strings = room.strings();
     let mut pair = StatePair::new(strings.key_count());
-    for (i, node) in room.range_nodes().enumerate() {
-        if i.is_multiple_of(CHECK_EVERY) {
+    let mut chain = vec![0u32; room.len()];
+    let mut next_changed = plan.changed.iter().copied().peekable();
+    for node in 0..room.len() as Node {
+        if (node as usize).is_multiple_of(CHECK_EVERY) {
             interrupts.check();
         }
-        if let Some(p) = plan.tree.parent(node) {
-            if !room.in_range(p) || room.id(p) >= room.id(node) {
-                return Err(fail(
-                    node,
-                    format!("new predecessor {} is not an older group in range", room.id(p)),
-                ));
+        let prev = real_prev(room, &plan.tree, node);
+        chain[node as usize] = prev.map_or(1, |p| chain[p as usize] + 1);
+        if room.in_range(node) {
+            let changed = next_changed.next_if_eq(&node).is_some();
+            check_new_rows(room, plan, node, changed)?;
+            if let (Some(cap), len) = (max_chain, chain[node as usize]) {
+                if len > cap {
+                    return Err(fail(node, format!("a read walks {len} groups, more than max_chain {cap}")));
+                }
             }
-        }
-        let entries = plan.tree.entries(node);
-        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(fail(node, "new rows are not one per (type, state_key)".into()));
-        }
-        if entries.iter().any(|&(_, v)| v == ABSENT) {
-            return Err(fail(node, "new rows remove a key".into()));
         }
         pair.move_left(room.forest(), Some(node));
         pair.move_right(&plan.tree, Some(node));
         if let Some(&key) = pair.diff.keys().first() {
             let (t, k) = strings.key_str(key);
             let show = |v| if v == ABSENT { "(absent)".to_owned() } else { strings.value_str(v).to_owned() };
+            let what = if room.in_range(node) { "" } else { " (context group: the new tree misstates it)" };
             return Err(fail(
                 node,
                 format!(
-                    "{} keys differ, e.g. ({t:?}, {k:?}): original {}, new {}",
+                    "{} keys differ{what}, e.g. ({t:?}, {k:?}): original {}, new {}",
                     pair.diff.keys().len(),
                     show(pair.left.value(key)),
                     show(pair.right.value(key))
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// `plan.changed` lists groups in range, ascending, each once.
+fn check_changed_list(room: &Room, plan: &Plan) -> Result<(), VerifyError> {
+    let fail = |node: Node, detail: &str| VerifyError { group: room.id(node), detail: detail.to_owned() };
+    for (i, &node) in plan.changed.iter().enumerate() {
+        if node as usize >= room.len() {
+            let detail =
+                format!("the changed groups name node {node}, beyond the room's {} groups", room.len());
+            return Err(VerifyError { group: -1, detail });
+        }
+        if !room.in_range(node) {
+            return Err(fail(node, "listed as changed but outside the range"));
+        }
+        if i > 0 && plan.changed[i - 1] >= node {
+            return Err(fail(node, "the changed groups are not ascending and distinct"));
+        }
+    }
+    Ok(())
+}
+
+/// The rules for the rows and edge of one group in range.
+fn check_new_rows(room: &Room, plan: &Plan, node: Node, changed: bool) -> Result<(), VerifyError> {
+    let fail = |detail: String| VerifyError { group: room.id(node), detail };
+    let prev = plan.tree.parent(node);
+    if let Some(p) = prev {
+        if room.id(p) >= room.id(node) {
+            return Err(fail(format!("new predecessor {} is not older", room.id(p))));
+        }
+    }
+    let entries = plan.tree.entries(node);
+    if !changed && (prev != room.original_prev(node) || entries.len() != room.row_count(node) as usize) {
+        return Err(fail("not listed as changed, yet its edge or rows differ from the original".into()));
+    }
+    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(fail("new rows are not one per (type, state_key)".into()));
+    }
+    if entries.iter().any(|&(_, v)| v == ABSENT) {
+        return Err(fail("new rows remove a key".into()));
     }
     Ok(())
 }

@@ -139,10 +139,15 @@ fn verification_catches_a_wrong_tree() {
     let mut tree = Forest::with_capacity(2);
     tree.push(None, plan.tree.entries(0).to_vec());
     tree.push(Some(0), plan.tree.entries(1).to_vec());
-    let bad = Plan { tree, changed: plan.changed.clone(), stats: plan.stats.clone() };
+    let bad = Plan { tree: tree.clone(), changed: vec![1], stats: plan.stats.clone() };
     let err = verify(&room, &bad, &mut || {}).unwrap_err();
     assert_eq!(err.group, 1);
     assert!(err.detail.contains("original (absent)"), "{}", err.detail);
+    // The same change not listed as changed would not be written: refused too.
+    let bad = Plan { tree, changed: vec![], stats: plan.stats.clone() };
+    let err = verify(&room, &bad, &mut || {}).unwrap_err();
+    assert_eq!(err.group, 1);
+    assert!(err.detail.contains("not listed as changed"), "{}", err.detail);
 }
 
 #[test]

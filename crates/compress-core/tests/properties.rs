@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{compress_and_check, Tables};
+use common::{compress_and_check, run_level_chunks, Progress, Tables};
 use proptest::prelude::*;
 
 /// One group of a random room: a snapshot of some keys (possibly dropping keys its
@@ -69,5 +69,27 @@ proptest! {
         prop_assert!(plan.stats.max_chain_after as i64 <= sizes.iter().sum::<i64>());
         let (_, again) = compress_and_check(&after, min, &sizes);
         prop_assert_eq!(again.stats.state_groups_changed, 0);
+    }
+
+    #[test]
+    fn chunked_level_runs_give_the_tree_of_one_run(
+        shapes in prop::collection::vec(shape(), 1..50),
+        sizes in prop::collection::vec(1i64..6, 1..4),
+        chunk_sizes in prop::collection::vec(1usize..12, 1..6),
+        range_start in 0usize..10,
+    ) {
+        let tables = build(&shapes, 1);
+        let ids: Vec<i64> = tables.groups.keys().copied().collect();
+        let min = if range_start == 0 { -1 } else { ids[(range_start - 1).min(ids.len() - 1)] };
+        let (one_run, _) = compress_and_check(&tables, min, &sizes);
+        let mut chunked = tables.clone();
+        let mut progress = Progress { levels: None, last_compressed: Some(min) };
+        for &size in chunk_sizes.iter().cycle().take(100) {
+            if run_level_chunks(&mut chunked, &mut progress, &sizes, size, 1, true).is_empty() {
+                break;
+            }
+        }
+        prop_assert_eq!(progress.last_compressed, ids.last().copied().filter(|&l| l > min).or(Some(min)));
+        prop_assert!(chunked.sorted() == one_run.sorted(), "chunked tree differs from one run's");
     }
 }

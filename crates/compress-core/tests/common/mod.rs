@@ -2,9 +2,12 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use compress_core::{compress, verify, GroupGraph, Levels, Plan, Room, RoomBuilder, ABSENT};
+
+/// Saved levels in the database's terms: per level, its current length and head group id.
+pub type SavedLevels = Vec<(u32, Option<i64>)>;
 
 pub type State = BTreeMap<(String, String), String>;
 /// One group: its edge and its `(type, state_key, event_id)` rows.
@@ -40,6 +43,16 @@ impl Tables {
         state
     }
 
+    /// The groups with each group's rows sorted (row order depends on the order strings were
+    /// interned, i.e. on what was loaded).
+    pub fn sorted(&self) -> BTreeMap<i64, Group> {
+        let mut groups = self.groups.clone();
+        for g in groups.values_mut() {
+            g.1.sort();
+        }
+        groups
+    }
+
     pub fn rows(&self) -> usize {
         self.groups.values().map(|g| g.1.len()).sum()
     }
@@ -57,9 +70,40 @@ impl Tables {
         b.finish().expect("valid room")
     }
 
+    /// Loads what a chunk needs, as the SQL layer does: the groups `range` (in range) and, as
+    /// context, the groups `extra` (e.g. saved level heads) and every ancestor of both,
+    /// following the current edges.
+    pub fn load_groups(&self, range: &[i64], extra: &[i64]) -> Room {
+        let in_range: BTreeSet<i64> = range.iter().copied().collect();
+        let mut loaded = BTreeSet::new();
+        let mut todo: Vec<i64> = range.iter().chain(extra).copied().collect();
+        while let Some(g) = todo.pop() {
+            if loaded.insert(g) {
+                todo.extend(self.groups[&g].0);
+            }
+        }
+        let groups = loaded.iter().map(|&id| (id, in_range.contains(&id))).collect();
+        let edges: Vec<(i64, i64)> =
+            loaded.iter().filter_map(|&g| self.groups[&g].0.map(|p| (g, p))).collect();
+        let mut b = RoomBuilder::new(GroupGraph::new(groups, &edges).expect("valid graph"));
+        for &g in &loaded {
+            for (t, k, e) in &self.groups[&g].1 {
+                b.add_row(g, t, k, e).expect("valid rows");
+            }
+        }
+        b.finish().expect("valid room")
+    }
+
     /// The tables after writing a plan: changed groups get their new edge and delta rows.
     pub fn apply(&self, room: &Room, plan: &Plan) -> Tables {
         let mut out = self.clone();
+        out.apply_in_place(room, plan);
+        out
+    }
+
+    /// Writes a plan: changed groups get their new edge and delta rows.
+    pub fn apply_in_place(&mut self, room: &Room, plan: &Plan) {
+        let out = self;
         let s = room.strings();
         for &node in &plan.changed {
             let prev = plan.tree.parent(node).map(|p| room.id(p));
@@ -75,8 +119,90 @@ impl Tables {
                 .collect();
             out.groups.insert(room.id(node), (prev, rows));
         }
-        out
     }
+
+    /// The longest chain (counting the group itself) a read of one of `ids` walks.
+    pub fn max_chain(&self, ids: impl IntoIterator<Item = i64>) -> u32 {
+        let mut memo: BTreeMap<i64, u32> = BTreeMap::new();
+        let mut longest = 0;
+        for id in ids {
+            let mut path = Vec::new();
+            let mut at = Some(id);
+            let mut base = 0;
+            while let Some(g) = at {
+                if let Some(&c) = memo.get(&g) {
+                    base = c;
+                    break;
+                }
+                path.push(g);
+                at = self.groups[&g].0;
+            }
+            for (i, g) in path.iter().rev().enumerate() {
+                memo.insert(*g, base + i as u32 + 1);
+            }
+            longest = longest.max(memo[&id]);
+        }
+        longest
+    }
+}
+
+/// What the SQL layer keeps for a room between chunks of the level method (the existing auto
+/// compressor's `state_compressor_state` and `state_compressor_progress`).
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    pub levels: Option<SavedLevels>,
+    pub last_compressed: Option<i64>,
+}
+
+/// Runs `chunks` chunks of at most `chunk_size` groups of the level method on `tables`, as the
+/// SQL layer will: each chunk loads the next groups after the last compressed one, the saved
+/// level heads and all their ancestors; compresses from the restored levels; verifies; writes;
+/// saves the levels and progress. With `check_states`, every group is also resolved naively
+/// before and after each chunk. Returns the plans' stats.
+pub fn run_level_chunks(
+    tables: &mut Tables,
+    progress: &mut Progress,
+    sizes: &[i64],
+    chunk_size: usize,
+    chunks: usize,
+    check_states: bool,
+) -> Vec<compress_core::Stats> {
+    let mut out = Vec::new();
+    for _ in 0..chunks {
+        let after = progress.last_compressed.unwrap_or(i64::MIN);
+        let range: Vec<i64> =
+            tables.groups.range(after.saturating_add(1)..).map(|g| *g.0).take(chunk_size).collect();
+        if range.is_empty() {
+            break;
+        }
+        let heads: Vec<i64> = progress.levels.iter().flatten().filter_map(|l| l.1).collect();
+        let room = tables.load_groups(&range, &heads);
+        let mut levels = match &progress.levels {
+            None => Levels::new(sizes).unwrap(),
+            Some(saved) => {
+                let saved: Vec<(u32, Option<u32>)> = saved
+                    .iter()
+                    .map(|&(len, head)| (len, head.map(|h| room.node_of(h).expect("head loaded"))))
+                    .collect();
+                Levels::restore(sizes, &saved).unwrap()
+            }
+        };
+        let plan = compress(&room, &mut levels, &mut || {});
+        verify(&room, &plan, &mut || {}).expect("verification passes");
+        let before = check_states.then(|| tables.clone());
+        tables.apply_in_place(&room, &plan);
+        if let Some(before) = before {
+            for &id in before.groups.keys() {
+                assert_eq!(tables.resolve(id), before.resolve(id), "state of group {id}");
+            }
+        }
+        let chain: u32 = tables.max_chain(range.iter().copied());
+        assert_eq!(plan.stats.max_chain_after, chain, "max chain of the chunk {range:?}");
+        progress.levels = Some(levels.levels().iter().map(|l| (l.len, l.head.map(|h| room.id(h)))).collect());
+        progress.last_compressed = range.last().copied();
+        out.push(plan.stats);
+    }
+    out
 }
 
 /// Compresses and verifies, then checks against the naive model: every group resolves the same,
