@@ -30,6 +30,9 @@ PGUSER=postgres
 PG_CRON_DB=synapse_demo
 PGRX_VERSION=0.18.1
 PGRX_CONFIG="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+# Build into this checkout's own target/ whatever the caller's environment says (the scripts
+# run binaries from there, and a fresh clone must not reuse another tree's build).
+export CARGO_TARGET_DIR="$ROOT/target"
 
 DEPS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo
       build-essential pkg-config libssl-dev curl ca-certificates)
@@ -208,6 +211,7 @@ create_db() {
 # Builds (release) and installs the extension into the system PostgreSQL 15.
 install_extension() {
     say "extension: cargo pgrx install --release"
+    mkdir -p "$ROOT/target"
     (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >"$ROOT/target/pgrx-install.log" 2>&1) \
         || { tail -n 30 "$ROOT/target/pgrx-install.log" >&2; die "cargo pgrx install failed"; }
 }

@@ -20,3 +20,6 @@ say "test: integration through psql"
 install_extension
 cluster_start
 "$ROOT/tests/integration.sh"
+
+say "test: the README's first command from a fresh clone"
+"$ROOT/scripts/fresh_clone_check.sh"

@@ -6,19 +6,12 @@ use std::time::Instant;
 use compress_core::{compress, verify, Plan, Room, Stats};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use pgrx::Array;
 
-use crate::errors::{Error, Result};
-use crate::request::Request;
-use crate::{load, retry, rewrite, script, settings};
-
-/// Background updates of Synapse that must finish before compressing is safe or useful.
-const BLOCKING_UPDATES: [&str; 5] = [
-    "state_group_state_deduplication",
-    "state_group_state_type_index",
-    "state_groups_room_id_idx",
-    "state_group_edges_unique_idx",
-    "mark_unreferenced_state_groups_for_deletion_bg_update",
-];
+use crate::errors::{run_or_raise, show_room, Error, Result};
+use crate::request::{levels_arg, Request};
+use crate::tables::Synapse;
+use crate::{load, retry, rewrite, roomlock, script};
 
 /// A compressed and verified room, ready to be written or printed.
 struct Compressed {
@@ -48,31 +41,12 @@ fn refusal(req: &Request, stats: &Stats) -> Option<String> {
     }
 }
 
-fn check_background_updates(client: &SpiClient<'_>, schema: &str) -> Result<()> {
-    if !load::table_exists(client, schema, "background_updates")? {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT string_agg(update_name, ', ') FROM {schema}.background_updates WHERE update_name = ANY($1)"
-    );
-    let names: Vec<&str> = BLOCKING_UPDATES.to_vec();
-    if let Some(running) =
-        client.select(sql.as_str(), Some(1), &[names.into()])?.first().get_one::<String>()?
-    {
-        return Err(Error::NotReady(format!(
-            "Synapse has not finished its background updates of the state tables ({running}); try again when they are done"
-        )));
-    }
-    Ok(())
-}
-
 /// Loads, compresses and verifies; `None` when the range holds no group.
 fn compress_and_verify(
     client: &SpiClient<'_>,
     schema: &str,
     req: &mut Request,
 ) -> Result<Option<Compressed>> {
-    check_background_updates(client, schema)?;
     let started = Instant::now();
     let range = load::range_ids(client, schema, req)?;
     if range.is_empty() {
@@ -83,9 +57,9 @@ fn compress_and_verify(
     }
     let room = load::load_room(client, schema, &req.room_id, &range)?;
     let loaded = started.elapsed();
+    let shown = show_room(&req.room_id);
     notice!(
-        "synapse_compress: room {}: loaded {} groups in range and {} before it in {:.2}s",
-        req.room_id,
+        "synapse_compress: room {shown}: loaded {} groups in range and {} before it in {:.2}s",
         range.len(),
         room.len() - range.len(),
         loaded.as_secs_f64()
@@ -98,8 +72,7 @@ fn compress_and_verify(
         .map_err(|error| Error::Verification { room: req.room_id.clone(), error })?;
     let verified = t.elapsed();
     notice!(
-        "synapse_compress: room {}: {} of {} groups change, rows {} -> {}; every group verified in {:.2}s",
-        req.room_id,
+        "synapse_compress: room {shown}: {} of {} groups change, rows {} -> {}; every group verified in {:.2}s",
         plan.stats.state_groups_changed,
         plan.stats.state_groups,
         plan.stats.rows_before,
@@ -135,9 +108,12 @@ fn result_row(room_id: &str, stats: &Stats, applied: bool, message: String) -> R
 }
 
 fn run_compress(mut req: Request) -> Result<ResultRow> {
-    let schema = settings::synapse_schema();
     Spi::connect_mut(|client| {
-        let Some(c) = compress_and_verify(client, &schema, &mut req)? else {
+        let synapse = Synapse::inspect(client, !req.dry_run)?;
+        if !req.dry_run {
+            roomlock::lock(client, &req.room_id)?;
+        }
+        let Some(c) = compress_and_verify(client, &synapse.schema, &mut req)? else {
             return Ok(result_row(
                 &req.room_id,
                 &Stats::default(),
@@ -155,8 +131,8 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
             return Ok(result_row(&req.room_id, &stats, false, msg));
         }
         let t = Instant::now();
-        let outcome = retry::with_retries(&format!("room {}", req.room_id), || {
-            rewrite::apply(client, &schema, &req.room_id, &c.room, &c.plan)
+        let outcome = retry::with_retries(&format!("room {}", show_room(&req.room_id)), || {
+            rewrite::apply(client, &synapse, &req.room_id, &c.room, &c.plan)
         })?;
         stats.state_groups_changed = outcome.written;
         stats.rows_after = outcome.rows_after;
@@ -173,38 +149,41 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
                 outcome.skipped
             );
         }
-        log::info!("room {}: {msg}", req.room_id);
+        log::info!("room {}: {msg}", show_room(&req.room_id));
         Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))
     })
 }
 
 fn run_script(mut req: Request) -> Result<Vec<String>> {
-    let schema = settings::synapse_schema();
     Spi::connect(|client| {
-        let Some(c) = compress_and_verify(client, &schema, &mut req)? else {
+        let synapse = Synapse::inspect(client, false)?;
+        let Some(c) = compress_and_verify(client, &synapse.schema, &mut req)? else {
             return Ok(vec!["-- no state groups in the given range".to_owned()]);
         };
         let s = &c.plan.stats;
         let header = format!(
             "-- synapse_compress: room {}: {} of {} groups change, rows {} -> {}, verified",
-            req.room_id, s.state_groups_changed, s.state_groups, s.rows_before, s.rows_after
+            script::quote_literal(&req.room_id),
+            s.state_groups_changed,
+            s.state_groups,
+            s.rows_before,
+            s.rows_after
         );
         if let Some(why) = refusal(&req, s) {
             return Ok(vec![header, format!("-- {why}")]);
         }
-        let pending = load::table_exists(client, &schema, rewrite::PENDING_DELETION)?;
         let mut out = vec![header];
-        out.extend(script::statements(&schema, &req.room_id, &c.room, &c.plan, pending));
+        out.extend(script::statements(&synapse, &req.room_id, &c.room, &c.plan));
         Ok(out)
     })
 }
 
 /// Compresses the state groups of one room in the calling transaction. See the README.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-#[pg_extern(volatile, parallel_unsafe)]
-fn compress_room_state(
-    room_id: Option<&str>,
-    levels: default!(Option<Vec<Option<i32>>>, "'{100,50,25}'"),
+#[pg_extern(volatile, parallel_unsafe, schema = "synapse_compress")]
+fn compress_room_state<'a>(
+    room_id: Option<&'a str>,
+    levels: default!(Option<Array<'a, i32>>, "'{100,50,25}'"),
     min_state_group: default!(Option<i64>, "NULL"),
     max_state_group: default!(Option<i64>, "NULL"),
     groups_to_compress: default!(Option<i32>, "NULL"),
@@ -226,42 +205,46 @@ fn compress_room_state(
         name!(message, String),
     ),
 > {
-    let row = Request::new(
-        room_id,
-        levels,
-        min_state_group,
-        max_state_group,
-        groups_to_compress,
-        min_saved_rows,
-        dry_run,
-    )
-    .and_then(run_compress)
-    .unwrap_or_else(|e| e.raise());
+    let row = run_or_raise(|| {
+        let levels = levels_arg(levels)?;
+        Request::new(
+            room_id,
+            levels,
+            min_state_group,
+            max_state_group,
+            groups_to_compress,
+            min_saved_rows,
+            dry_run,
+        )
+        .and_then(run_compress)
+    });
     TableIterator::once(row)
 }
 
 /// The statements that `compress_room_state` with the same arguments would run.
 #[allow(clippy::too_many_arguments)]
-#[pg_extern(volatile, parallel_unsafe)]
-fn compress_room_state_sql(
-    room_id: Option<&str>,
-    levels: default!(Option<Vec<Option<i32>>>, "'{100,50,25}'"),
+#[pg_extern(volatile, parallel_unsafe, schema = "synapse_compress")]
+fn compress_room_state_sql<'a>(
+    room_id: Option<&'a str>,
+    levels: default!(Option<Array<'a, i32>>, "'{100,50,25}'"),
     min_state_group: default!(Option<i64>, "NULL"),
     max_state_group: default!(Option<i64>, "NULL"),
     groups_to_compress: default!(Option<i32>, "NULL"),
     min_saved_rows: default!(Option<i64>, 0),
     dry_run: default!(Option<bool>, false),
 ) -> SetOfIterator<'static, String> {
-    let lines = Request::new(
-        room_id,
-        levels,
-        min_state_group,
-        max_state_group,
-        groups_to_compress,
-        min_saved_rows,
-        dry_run,
-    )
-    .and_then(run_script)
-    .unwrap_or_else(|e| e.raise());
+    let lines = run_or_raise(|| {
+        let levels = levels_arg(levels)?;
+        Request::new(
+            room_id,
+            levels,
+            min_state_group,
+            max_state_group,
+            groups_to_compress,
+            min_saved_rows,
+            dry_run,
+        )
+        .and_then(run_script)
+    });
     SetOfIterator::new(lines)
 }

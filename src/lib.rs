@@ -13,8 +13,10 @@ mod logging;
 mod request;
 mod retry;
 mod rewrite;
+mod roomlock;
 mod script;
 mod settings;
+mod tables;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -24,18 +26,12 @@ pub extern "C-unwind" fn _PG_init() {
     logging::install();
 }
 
-extension_sql!(
-    r#"
-REVOKE ALL ON FUNCTION @extschema@.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
--- The loader's one big index scan gains nothing from JIT, which would load LLVM into the backend
--- (about 50 MB) and spend time compiling; the setting applies inside the functions only.
-ALTER FUNCTION @extschema@.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) SET jit = off;
-ALTER FUNCTION @extschema@.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) SET jit = off;
-"#,
-    name = "function_settings",
-    finalize
-);
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+
+/// The schema of every SQL object (created by `sql/bootstrap.sql`).
+#[pg_schema]
+mod synapse_compress {}
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

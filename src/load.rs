@@ -1,6 +1,7 @@
 //! Reads one room from Synapse's tables through SPI: the groups in range, their edges and those
-//! of their predecessors (context), then the state rows in ascending group order, handed by the
-//! executor to a DestReceiver that feeds the core's [`RoomBuilder`] without copying tuples.
+//! of their predecessors in the same room (context), then the state rows in ascending group
+//! order, handed by the executor to a DestReceiver that feeds the core's [`RoomBuilder`] without
+//! copying tuples. Every row must belong to the room; NULLs and foreign rows are refused.
 use compress_core::{GroupGraph, InputError, Room, RoomBuilder};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -8,6 +9,11 @@ use pgrx::{pg_sys, PgMemoryContexts};
 
 use crate::errors::{Error, Result};
 use crate::request::Request;
+
+/// A value of a `NOT NULL` column of Synapse's tables.
+pub fn required<T>(value: Option<T>, table: &str, column: &str) -> Result<T> {
+    value.ok_or_else(|| Error::null_column(table, column))
+}
 
 /// The groups of the request's range, ascending.
 pub fn range_ids(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Vec<i64>> {
@@ -24,19 +30,9 @@ pub fn range_ids(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<
     )?;
     let mut ids = Vec::with_capacity(table.len());
     for row in table {
-        ids.push(row.get::<i64>(1)?.expect("id is NOT NULL"));
+        ids.push(required(row.get::<i64>(1)?, "state_groups", "id")?);
     }
     Ok(ids)
-}
-
-/// Whether one of Synapse's tables exists (older Synapse lacks some of them).
-pub fn table_exists(client: &SpiClient<'_>, schema: &str, table: &str) -> Result<bool> {
-    let name = format!("{schema}.{table}");
-    Ok(client
-        .select("SELECT to_regclass($1) IS NOT NULL", Some(1), &[name.as_str().into()])?
-        .first()
-        .get_one::<bool>()?
-        .unwrap_or(false))
 }
 
 pub fn room_exists(client: &SpiClient<'_>, schema: &str, room_id: &str) -> Result<bool> {
@@ -46,26 +42,28 @@ pub fn room_exists(client: &SpiClient<'_>, schema: &str, room_id: &str) -> Resul
 
 /// Loads the groups `range` (ascending ids of the room) with every predecessor they reach.
 pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i64]) -> Result<Room> {
-    let corrupt = |error| Error::Corrupt { room: room_id.to_owned(), error };
-    // Edges of the range and, recursively, of every predecessor (UNION stops at cycles), with
-    // the room of each predecessor (NULL when it does not exist).
+    let corrupt = |error| Error::corrupt(room_id, error);
+    // Edges of the range and, recursively, of every predecessor in the room (UNION stops at
+    // cycles), with the room of each predecessor (NULL when it does not exist). The walk stops
+    // at a predecessor of another room, so such a row is exactly the edge that leaves the room.
     let sql = format!(
-        "WITH RECURSIVE chain(state_group, prev_state_group) AS ( \
-             SELECT e.state_group, e.prev_state_group FROM {schema}.state_group_edges e \
+        "WITH RECURSIVE chain(state_group, prev_state_group, prev_room) AS ( \
+             SELECT e.state_group, e.prev_state_group, g.room_id FROM {schema}.state_group_edges e \
+             LEFT JOIN {schema}.state_groups g ON g.id = e.prev_state_group \
              WHERE e.state_group = ANY($1) \
            UNION \
-             SELECT e.state_group, e.prev_state_group FROM {schema}.state_group_edges e \
-             JOIN chain c ON e.state_group = c.prev_state_group \
+             SELECT e.state_group, e.prev_state_group, g.room_id FROM chain c \
+             JOIN {schema}.state_group_edges e ON e.state_group = c.prev_state_group AND c.prev_room = $2 \
+             LEFT JOIN {schema}.state_groups g ON g.id = e.prev_state_group \
          ) \
-         SELECT c.state_group, c.prev_state_group, g.room_id \
-         FROM chain c LEFT JOIN {schema}.state_groups g ON g.id = c.prev_state_group"
+         SELECT state_group, prev_state_group, prev_room FROM chain"
     );
-    let table = client.select(&sql, None, &[range.to_vec().into()])?;
+    let table = client.select(&sql, None, &[range.to_vec().into(), room_id.into()])?;
     let mut edges = Vec::with_capacity(table.len());
     let mut groups: Vec<(i64, bool)> = range.iter().map(|&id| (id, true)).collect();
     for row in table {
-        let group = row.get::<i64>(1)?.expect("NOT NULL");
-        let prev = row.get::<i64>(2)?.expect("NOT NULL");
+        let group = required(row.get::<i64>(1)?, "state_group_edges", "state_group")?;
+        let prev = required(row.get::<i64>(2)?, "state_group_edges", "prev_state_group")?;
         match row.get::<String>(3)? {
             None => return Err(corrupt(InputError::MissingPredecessor { group, prev })),
             Some(r) if r != room_id => {
@@ -82,7 +80,7 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
     let ids = graph.ids().to_vec();
     let mut builder = RoomBuilder::new(graph);
     let sql = format!(
-        "SELECT state_group, type, state_key, event_id FROM {schema}.state_groups_state \
+        "SELECT state_group, type, state_key, event_id, room_id FROM {schema}.state_groups_state \
          WHERE state_group = ANY($1) ORDER BY state_group"
     );
     let cursor = client.try_open_cursor(sql.as_str(), &[ids.into()])?;
@@ -96,6 +94,7 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
             mydest: pg_sys::CommandDest::DestNone,
         },
         builder: &mut builder,
+        room_id,
         error: None,
         rows: 0,
         memory: PgMemoryContexts::new("synapse_compress rows"),
@@ -113,7 +112,7 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
         pg_sys::SPI_cursor_close(portal);
     }
     if let Some(error) = sink.error.take() {
-        return Err(corrupt(error));
+        return Err(error);
     }
     drop(sink);
     builder.finish().map_err(corrupt)
@@ -126,7 +125,9 @@ struct RowSink<'b> {
     /// Must stay the first field: PostgreSQL passes a pointer to it back to the callbacks.
     receiver: pg_sys::DestReceiver,
     builder: &'b mut RoomBuilder,
-    error: Option<InputError>,
+    room_id: &'b str,
+    /// The first problem found; the fetch stops at it.
+    error: Option<Error>,
     rows: usize,
     /// Holds values that had to be detoasted; reset every few thousand rows.
     memory: PgMemoryContexts,
@@ -143,15 +144,32 @@ unsafe extern "C-unwind" fn receive_row(
         sink.memory.reset();
     }
     sink.rows += 1;
-    if (*slot).tts_nvalid < 4 {
-        pg_sys::slot_getsomeattrs_int(slot, 4);
+    const COLUMNS: [&str; 5] = ["state_group", "type", "state_key", "event_id", "room_id"];
+    if ((*slot).tts_nvalid as usize) < COLUMNS.len() {
+        pg_sys::slot_getsomeattrs_int(slot, COLUMNS.len() as i32);
     }
-    let values = std::slice::from_raw_parts((*slot).tts_values, 4);
-    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, 4);
-    assert!(!nulls.iter().any(|&n| n), "the columns are NOT NULL in Synapse's schema");
-    let builder = &mut *sink.builder;
+    let values = std::slice::from_raw_parts((*slot).tts_values, COLUMNS.len());
+    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, COLUMNS.len());
+    if let Some(i) = nulls.iter().position(|&n| n) {
+        sink.error = Some(Error::null_column("state_groups_state", COLUMNS[i]));
+        return false;
+    }
+    let group = values[0].value() as i64;
+    let (builder, room_id) = (&mut *sink.builder, sink.room_id);
     let added = sink.memory.switch_to(|_| {
-        builder.add_row(values[0].value() as i64, text(values[1]), text(values[2]), text(values[3]))
+        let row_room = text(values[4]);
+        if row_room != room_id {
+            return Err(Error::Corrupt {
+                room: room_id.to_owned(),
+                detail: format!(
+                    "state group {group} has a row in state_groups_state whose room_id is {}",
+                    crate::errors::show_room(row_room)
+                ),
+            });
+        }
+        builder
+            .add_row(group, text(values[1]), text(values[2]), text(values[3]))
+            .map_err(|e| Error::corrupt(room_id, e))
     });
     match added {
         Ok(()) => true,

@@ -336,7 +336,7 @@ mod tests {
     #[pg_test]
     fn corrupt_data_is_refused_naming_the_group() {
         setup();
-        let cases: [(&str, &str, &str); 6] = [
+        let cases: [(&str, &str, &str); 8] = [
             ("INSERT INTO state_group_edges VALUES (15, 3)", "state group 15 has two edges", "two edges"),
             ("UPDATE state_group_edges SET prev_state_group = 21 WHERE state_group = 15", "state group 15 has an edge to state group 21, whose id is not lower", "newer predecessor"),
             ("UPDATE state_group_edges SET prev_state_group = 14 WHERE state_group = 12", "form a cycle", "cycle"),
@@ -345,6 +345,13 @@ mod tests {
              "state group 15 has an edge to state group 5000 of another room (!else:x)", "foreign"),
             ("INSERT INTO state_groups_state VALUES (15, '!room:example.org', 'm.room.member', '@u14:x', '$different')",
              "state group 15 has two rows for (\"m.room.member\", \"@u14:x\")", "duplicate"),
+            // the edge that leaves the room is named, not an edge inside the other room
+            ("INSERT INTO state_groups VALUES (4999, '!else:x', '$x'), (5000, '!else:x', '$y'); \
+              INSERT INTO state_group_edges VALUES (5000, 4999); \
+              UPDATE state_group_edges SET prev_state_group = 5000 WHERE state_group = 15",
+             "state group 15 has an edge to state group 5000 of another room (!else:x)", "foreign chain"),
+            ("UPDATE state_groups_state SET room_id = '!else:x' WHERE state_group = 17",
+             "state group 17 has a row in state_groups_state whose room_id is !else:x", "row of another room"),
         ];
         for (corruption, message, what) in cases {
             Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
@@ -472,7 +479,7 @@ mod tests {
         member_chain(ROOM, 1, 1, 60, 10);
         let before = states(ROOM);
         let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
-        assert!(e.contains("public.state_groups") || e.contains("\"public\".\"state_groups\""), "{e}");
+        assert!(e.starts_with("42P01") && e.contains("schema public has no table state_groups"), "{e}");
         Spi::run("SET LOCAL synapse_compress.synapse_schema = 'synapse'").unwrap();
         assert_eq!(compress(&lit(ROOM))["applied"], true);
         assert_eq!(states(ROOM), before);
@@ -493,12 +500,14 @@ mod tests {
             .map(|row| row.get::<String>(1).unwrap().unwrap())
             .collect()
         });
-        assert!(lines[0].starts_with("-- synapse_compress: room !room:example.org"), "{}", lines[0]);
+        assert!(lines[0].starts_with("-- synapse_compress: room '!room:example.org'"), "{}", lines[0]);
         assert!(lines.contains(&"BEGIN;".to_owned()) && lines.last().unwrap() == "COMMIT;");
         assert_eq!(states(ROOM), before, "the SQL variant writes nothing itself");
+        let search_path = Spi::get_one::<String>("SELECT current_setting('search_path')").unwrap().unwrap();
         for line in lines.iter().filter(|l| !l.starts_with("--") && *l != "BEGIN;" && *l != "COMMIT;") {
             Spi::run(line).unwrap();
         }
+        Spi::run(&format!("SET LOCAL search_path = {search_path}")).unwrap();
         assert_eq!(states(ROOM), before);
         let r = compress(&lit(ROOM));
         assert_eq!(r["state_groups_changed"], 0, "applying the statements gives the same tree: {r}");
@@ -513,7 +522,206 @@ mod tests {
             );
             assert_eq!(Spi::get_one::<bool>(&q).unwrap(), Some(false), "{f}");
             let config = format!("SELECT proconfig::text FROM pg_proc WHERE proname = '{f}'");
-            assert_eq!(Spi::get_one::<String>(&config).unwrap().as_deref(), Some("{jit=off}"), "{f}");
+            assert_eq!(
+                Spi::get_one::<String>(&config).unwrap().as_deref(),
+                Some(r#"{"search_path=pg_catalog, pg_temp",jit=off}"#),
+                "{f}"
+            );
         }
+    }
+
+    /// The nesting level of the current transaction (1 at top level).
+    fn nest_level() -> i32 {
+        unsafe { pgrx::pg_sys::GetCurrentTransactionNestLevel() }
+    }
+
+    /// An error raised while rewriting (here by a trigger) and caught by a PL/pgSQL exception
+    /// block leaves the caller exactly one level deep, as before the call, holding no lock of
+    /// the call, with nothing changed; the block's later statements take effect.
+    #[pg_test]
+    fn a_caught_error_leaves_no_subtransaction_open() {
+        setup();
+        member_chain(ROOM, 1, 1, 60, 10);
+        Spi::run(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $f$
+             BEGIN RAISE EXCEPTION 'trigger says no' USING ERRCODE = 'P0001', HINT = 'from the trigger'; END $f$;
+             CREATE TRIGGER refuse BEFORE INSERT ON state_groups_state FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse();
+             CREATE TEMP TABLE after_error (x int);",
+        )
+        .unwrap();
+        let before = dump();
+        let level = nest_level();
+        let locks_sql = "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() \
+                         AND relation IS DISTINCT FROM 'after_error'::regclass";
+        let locks = count(locks_sql);
+        Spi::run(&format!(
+            "DO $d$ DECLARE st text; msg text; det text;
+             BEGIN
+                 BEGIN
+                     PERFORM * FROM synapse_compress.compress_room_state({});
+                 EXCEPTION WHEN OTHERS THEN
+                     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+                     INSERT INTO after_error VALUES (1);
+                     IF st <> 'P0001' OR msg <> 'trigger says no' OR det <> '' THEN
+                         RAISE EXCEPTION 'unexpected error: % % [%]', st, msg, det;
+                     END IF;
+                 END;
+                 INSERT INTO after_error VALUES (2);
+             END $d$",
+            lit(ROOM)
+        ))
+        .unwrap();
+        assert_eq!(nest_level(), level, "the call left a subtransaction open");
+        assert_eq!(count("SELECT count(*) FROM after_error"), 2);
+        assert_eq!(dump(), before);
+        assert_eq!(count(locks_sql), locks, "the call's locks are gone");
+        assert_eq!(
+            count("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"),
+            0
+        );
+        Spi::run("DROP TRIGGER refuse ON state_groups_state").unwrap();
+        assert_eq!(compress(&lit(ROOM))["applied"], true);
+    }
+
+    /// PostgreSQL's own errors inside the call keep their SQLSTATE and message and carry no
+    /// Rust backtrace; privileges are checked before anything is loaded.
+    #[pg_test]
+    fn errors_are_plain_and_privileges_are_checked_first() {
+        setup();
+        member_chain(ROOM, 1, 1, 60, 10);
+        Spi::run(
+            "CREATE ROLE synapse_compress_reader;
+             GRANT USAGE ON SCHEMA synapse_compress TO synapse_compress_reader;
+             GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA synapse_compress TO synapse_compress_reader;
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO synapse_compress_reader;
+             SET LOCAL ROLE synapse_compress_reader",
+        )
+        .unwrap();
+        let e = error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({})", lit(ROOM)));
+        assert!(e.starts_with("42501"), "{e}");
+        assert!(
+            e.contains("UPDATE on public.state_groups") && e.contains("INSERT on public.state_group_edges"),
+            "{e}"
+        );
+        // reading is enough for a dry run and for the script
+        let r = compress(&format!("{}, dry_run => true", lit(ROOM)));
+        assert_eq!(r["applied"], false, "{r}");
+        assert!(
+            count(&format!("SELECT count(*) FROM synapse_compress.compress_room_state_sql({})", lit(ROOM)))
+                > 3
+        );
+        Spi::run("RESET ROLE").unwrap();
+
+        // a lock timeout while Synapse's deleter would hold a lock is a plain 55P03
+        // (simulated: NOWAIT-style failure raised inside the rewrite by a trigger)
+        Spi::run(
+            "CREATE FUNCTION pg_temp.busy() RETURNS trigger LANGUAGE plpgsql AS $f$
+             BEGIN RAISE EXCEPTION 'could not obtain lock' USING ERRCODE = '55P03'; END $f$;
+             CREATE TRIGGER busy BEFORE DELETE ON state_group_edges FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.busy();",
+        )
+        .unwrap();
+        let detail = Spi::get_one::<String>(&format!(
+            "DO $d$ DECLARE st text; msg text; det text; hint text; BEGIN
+                 PERFORM * FROM synapse_compress.compress_room_state({});
+             EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+                 PERFORM set_config('synapse_compress_test.last', st || '|' || msg || '|' || det || '|' || hint, true);
+             END $d$; SELECT current_setting('synapse_compress_test.last')",
+            lit(ROOM)
+        ))
+        .unwrap()
+        .unwrap();
+        assert!(detail.starts_with("55P03|could not obtain lock||"), "{detail}");
+        assert!(detail.contains("run it again later"), "{detail}");
+        assert!(!detail.contains("panicked") && !detail.contains("backtrace"), "{detail}");
+    }
+
+    #[pg_test]
+    fn settings_and_argument_shapes_are_checked() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        let call =
+            |args: &str| error_of(&format!("SELECT * FROM synapse_compress.compress_room_state({args})"));
+        let e = call(&format!("{}, levels => '{{{{3,3}},{{3,3}}}}'", lit(ROOM)));
+        assert!(e.starts_with("22023") && e.contains("one-dimensional"), "{e}");
+        Spi::run("SET LOCAL synapse_compress.synapse_schema = ''").unwrap();
+        let e = call(&lit(ROOM));
+        assert!(e.starts_with("22023") && e.contains("synapse_schema is empty"), "{e}");
+        Spi::run("SET LOCAL synapse_compress.synapse_schema = 'no\"where'").unwrap();
+        let e = call(&lit(ROOM));
+        assert!(e.starts_with("3F000") && e.contains(r#"schema "no""where""#), "{e}");
+        Spi::run("SET LOCAL synapse_compress.synapse_schema = 'pg_catalog'").unwrap();
+        let e = call(&lit(ROOM));
+        assert!(e.starts_with("42P01") && e.contains("has no table state_groups"), "{e}");
+        Spi::run("RESET synapse_compress.synapse_schema").unwrap();
+        // a huge room id is refused without echoing it whole
+        let e = call("repeat('x', 1000000)");
+        assert!(e.starts_with("22023") && e.len() < 1000, "{}", &e[..200.min(e.len())]);
+        let e = call("repeat('y', 300)");
+        assert!(e.starts_with("P0002") && e.len() < 400 && e.contains("(300 bytes)"), "{e}");
+    }
+
+    /// A NULL where Synapse's schema has NOT NULL (tables that are not Synapse's): a clear
+    /// error, no panic.
+    #[pg_test]
+    fn nullable_columns_holding_null_are_refused() {
+        setup();
+        Spi::run(
+            "CREATE SCHEMA loose;
+             CREATE TABLE loose.state_groups (id bigint, room_id text, event_id text);
+             CREATE TABLE loose.state_group_edges (state_group bigint, prev_state_group bigint);
+             CREATE TABLE loose.state_groups_state (state_group bigint, room_id text, type text, state_key text, event_id text);
+             INSERT INTO loose.state_groups VALUES (1, '!r:x', '$1'), (2, '!r:x', '$2');
+             INSERT INTO loose.state_group_edges VALUES (2, 1);
+             INSERT INTO loose.state_groups_state VALUES (1, '!r:x', 'm.room.create', '', '$c'), (2, '!r:x', 'm.room.name', NULL, '$n');
+             SET LOCAL synapse_compress.synapse_schema = 'loose';",
+        )
+        .unwrap();
+        let e = error_of("SELECT * FROM synapse_compress.compress_room_state('!r:x')");
+        assert!(e.starts_with("XX001") && e.contains("state_groups_state.state_key holds NULL"), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+
+    /// After a group was skipped (queued for deletion), rows_after counts what the room has.
+    #[pg_test]
+    fn rows_after_counts_skipped_groups_as_they_are() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        Spi::run("INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (21, 5)")
+            .unwrap();
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        let rows = count("SELECT count(*) FROM state_groups_state WHERE state_group BETWEEN 1 AND 30");
+        assert_eq!(r["rows_after"].as_i64().unwrap(), rows, "{r}");
+    }
+
+    /// Room ids are free text from remote servers: a generated script quotes every value on one
+    /// line, so nothing in the data can end a comment, literal or statement.
+    #[pg_test]
+    fn the_script_quotes_hostile_room_ids_and_keys() {
+        setup();
+        let room = "!nl\nDROP TABLE state_groups; --'$$\\:x";
+        add_group(room, 1, None, &[("m.room.create", "", "$c"), ("m.room.member", "@a\tb\\c'\r\n", "$a$$1")]);
+        add_group(
+            room,
+            2,
+            None,
+            &[("m.room.create", "", "$c"), ("m.room.member", "@a\tb\\c'\r\n", "$a$$1"), ("x", "y", "z")],
+        );
+        let lines: Vec<String> = Spi::connect(|c| {
+            c.select(
+                "SELECT * FROM synapse_compress.compress_room_state_sql($1, levels => '{5}')",
+                None,
+                &[room.into()],
+            )
+            .unwrap()
+            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .collect()
+        });
+        assert!(lines.len() > 5, "{lines:?}");
+        for line in &lines {
+            assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");
+        }
+        assert!(lines[0].starts_with(r"-- synapse_compress: room E'!nl\nDROP TABLE"), "{}", lines[0]);
     }
 }

@@ -1,8 +1,28 @@
 //! The arguments of a compression call, checked before anything is read.
 
 use compress_core::Levels;
+use pgrx::array::RawArray;
+use pgrx::Array;
 
-use crate::errors::{Error, Result};
+use crate::errors::{show_room, Error, Result};
+
+/// The largest room id accepted: Matrix limits room ids to 255 bytes; this leaves room for
+/// unusual servers while refusing the absurd.
+const MAX_ROOM_ID_BYTES: usize = 4096;
+
+/// The `levels` argument as a list of sizes, refusing arrays of more than one dimension.
+pub fn levels_arg(levels: Option<Array<'_, i32>>) -> Result<Option<Vec<Option<i32>>>> {
+    let Some(array) = levels else { return Ok(None) };
+    let sizes: Vec<Option<i32>> = array.iter().collect();
+    // SAFETY: the array came from PostgreSQL as an argument datum.
+    let dims = unsafe { RawArray::from_array(array) }.map_or(0, |raw| raw.dims().len());
+    if dims > 1 {
+        return Err(Error::Argument(format!(
+            "levels must be a one-dimensional array of sizes, like '{{100,50,25}}', not a {dims}-dimensional one"
+        )));
+    }
+    Ok(Some(sizes))
+}
 
 pub struct Request {
     pub room_id: String,
@@ -25,6 +45,13 @@ impl Request {
         dry_run: Option<bool>,
     ) -> Result<Self> {
         let room_id = room_id.ok_or(Error::NullArgument("room_id"))?.to_owned();
+        if room_id.len() > MAX_ROOM_ID_BYTES {
+            return Err(Error::Argument(format!(
+                "room_id is {} bytes long; no room id is longer than {MAX_ROOM_ID_BYTES} ({})",
+                room_id.len(),
+                show_room(&room_id)
+            )));
+        }
         let levels = levels.ok_or(Error::NullArgument("levels"))?;
         let sizes = levels
             .iter()

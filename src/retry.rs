@@ -1,69 +1,55 @@
-//! Retrying a step that can lose a race with Synapse: the step runs in a subtransaction (as a
-//! PL/pgSQL exception block does), and a serialization failure (40001) or deadlock (40P01)
-//! rolls back only that subtransaction, releasing its locks, before the step runs again.
-
-use std::panic::AssertUnwindSafe;
+//! Running a step in its own subtransaction, and retrying a step that can lose a race with
+//! Synapse. Whatever way the step ends (success, an error it returns, an error PostgreSQL raises
+//! in it, a Rust panic), the subtransaction is released or rolled back and the caller's memory
+//! context and resource owner are restored before anything else happens, exactly as PL/pgSQL
+//! does around an exception block: the caller's transaction is then as it was before the step,
+//! at the same nesting level, so a caller's `BEGIN ... EXCEPTION` block sees a plain error.
 
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 
-use crate::errors::{Error, Result};
+use crate::errors::{catching, Error, Result};
 
 /// How often a step is tried.
 pub const ATTEMPTS: u32 = 3;
 
-enum Attempt<T> {
-    Done(Result<T>),
-    Retry(String),
+/// Runs `step` in an internal subtransaction: kept when it succeeds, rolled back (with every lock
+/// it took) when it fails in any way.
+pub fn in_subtransaction<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+    // SAFETY: the sequence PL/pgSQL uses around an exception block. `catching` returns on every
+    // exit of `step`, so the subtransaction begun here is always ended here, and the memory
+    // context and resource owner of the caller are restored after it.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let result = catching(step);
+        match result {
+            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        result
+    }
 }
 
-/// Runs `step` in a subtransaction, up to [`ATTEMPTS`] times while it fails with 40001 or 40P01
-/// (raised by PostgreSQL, or [`Error::Concurrent`] returned by the step).
+/// Runs `step` in a subtransaction, up to [`ATTEMPTS`] times while it fails because it lost a
+/// race (40001, 40P01, 23505, or [`Error::Concurrent`]).
 pub fn with_retries<T>(what: &str, mut step: impl FnMut() -> Result<T>) -> Result<T> {
-    for attempt in 1..=ATTEMPTS {
-        let last = attempt == ATTEMPTS;
-        // SAFETY: the same sequence PL/pgSQL uses around an exception block: begin an internal
-        // subtransaction, and on the way out release it or roll it back, restoring the memory
-        // context and resource owner of the caller.
-        let outcome = unsafe {
-            let context = pg_sys::CurrentMemoryContext;
-            let owner = pg_sys::CurrentResourceOwner;
-            pg_sys::BeginInternalSubTransaction(std::ptr::null());
-            pg_sys::MemoryContextSwitchTo(context);
-            let retryable = move |e: CaughtError| -> Attempt<T> {
-                if last {
-                    e.rethrow()
-                }
-                match &e {
-                    CaughtError::PostgresError(report) | CaughtError::ErrorReport(report) => {
-                        Attempt::Retry(report.message().to_owned())
-                    }
-                    CaughtError::RustPanic { .. } => e.rethrow(),
-                }
-            };
-            let outcome = PgTryBuilder::new(AssertUnwindSafe(|| match step() {
-                Err(Error::Concurrent(m)) if !last => Attempt::Retry(m),
-                other => Attempt::Done(other),
-            }))
-            .catch_when(PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE, retryable)
-            .catch_when(PgSqlErrorCode::ERRCODE_T_R_DEADLOCK_DETECTED, retryable)
-            .execute();
-            match &outcome {
-                Attempt::Done(Ok(_)) => pg_sys::ReleaseCurrentSubTransaction(),
-                _ => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
-            }
-            pg_sys::MemoryContextSwitchTo(context);
-            pg_sys::CurrentResourceOwner = owner;
-            outcome
-        };
-        match outcome {
-            Attempt::Done(result) => return result,
-            Attempt::Retry(why) => {
+    let mut attempt = 1;
+    loop {
+        match in_subtransaction(&mut step) {
+            Err(e) if attempt < ATTEMPTS && e.is_retryable() => {
+                let why = match &e {
+                    Error::Postgres { message, .. } | Error::Concurrent(message) => message.as_str(),
+                    _ => "a concurrent change",
+                };
                 notice!("synapse_compress: {what}: {why}; retrying ({attempt} of {ATTEMPTS} attempts used)");
+                attempt += 1;
             }
+            result => return result,
         }
     }
-    unreachable!("the last attempt returns or rethrows")
 }

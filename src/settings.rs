@@ -4,6 +4,8 @@ use std::ffi::CString;
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+use crate::errors::{Error, Result};
+
 /// Schema holding Synapse's tables.
 pub static SYNAPSE_SCHEMA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"public"));
 
@@ -18,13 +20,15 @@ pub fn register() {
     );
 }
 
-/// The Synapse schema, quoted as an identifier for use in statements.
-pub fn synapse_schema() -> String {
-    let name =
-        SYNAPSE_SCHEMA.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "public".into());
-    quote_ident(&name)
-}
-
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// The name of the schema holding Synapse's tables, as set (not quoted); refused when empty.
+pub fn synapse_schema_name() -> Result<String> {
+    let name = SYNAPSE_SCHEMA.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(Error::Setting {
+            code: pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            message: "synapse_compress.synapse_schema is empty".into(),
+            hint: "Set it to the schema of Synapse's tables, e.g. ALTER DATABASE synapse SET synapse_compress.synapse_schema = 'public'.".into(),
+        });
+    }
+    Ok(name)
 }

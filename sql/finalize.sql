@@ -1,0 +1,12 @@
+-- Settings and privileges of the functions that rewrite Synapse's tables.
+--
+-- Not executable by PUBLIC: grant EXECUTE to the role that runs compression (see the README).
+-- search_path is pinned so that no object planted in a schema of the caller's search_path can
+-- run inside a call (everything the functions run is schema-qualified anyway). JIT is off: the
+-- loader's one big index scan gains nothing from it, and it would load LLVM into the backend.
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
+ALTER FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean)
+    SET search_path = pg_catalog, pg_temp SET jit = off;
+ALTER FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean)
+    SET search_path = pg_catalog, pg_temp SET jit = off;
