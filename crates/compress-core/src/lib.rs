@@ -12,14 +12,17 @@ pub mod error;
 pub mod forest;
 pub mod intern;
 pub mod levels;
+pub mod meter;
+pub mod plan;
 pub mod room;
 pub mod verify;
 
-pub use compress::{compress, real_prev, Plan, Stats};
+pub use compress::compress;
 pub use error::{ConfigError, InputError, VerifyError};
 pub use forest::{Forest, Node};
 pub use intern::{KeyId, StringTable, ValueId, ABSENT};
 pub use levels::Levels;
+pub use plan::{real_prev, Plan, Stats};
 pub use room::{GroupGraph, Room, RoomBuilder};
 pub use verify::{verify, verify_with_cap};
 
