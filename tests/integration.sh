@@ -80,83 +80,8 @@ else
     fail "pg_cancel_backend (waiting on lock: $waiting): $(cat "$ROOT/target/it_cancel.out")"
 fi
 
-# 4. Races with Synapse's deleter, on a smaller room (ids 200001..201000, snapshot every 100).
-#    Under default levels 200201 (a snapshot) becomes a delta on 200101, and 200102 stays a delta
-#    on 200101.
-RACE='!race:example.org'
-load_room "$DB" "$RACE" chain 1000 200001
-race_state() { q "SELECT md5(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), ',' ORDER BY state_group, type, state_key)) FROM synapse_compress_test.resolved_state('$RACE') WHERE state_group <> 200101"; }
-race_before=$(race_state)
-
-# 4a. A deadlock in which this call is the victim: the rewrite's subtransaction rolls back,
-#     releasing its locks, and the retry succeeds once the other transaction commits.
-psql_db "$DB" -c "SET deadlock_timeout = '20s'" -c "BEGIN" \
-    -c "SELECT id FROM state_groups WHERE id = 200201 FOR UPDATE" -c "SELECT pg_sleep(1.0)" \
-    -c "SELECT id FROM state_groups WHERE id = 200101 FOR UPDATE" -c "SELECT pg_sleep(1)" -c "COMMIT" \
-    >"$ROOT/target/it_locker.out" 2>&1 &
-locker=$!
-sleep 0.2
-out=$(psql_db "$DB" -v ON_ERROR_STOP=0 -c "SET deadlock_timeout = '2s'" \
-        -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "ROLLBACK" 2>&1 || true)
-wait "$locker" || true
-if [[ "$out" == *"deadlock detected"*"retrying"* ]] && [[ "$out" == *" t"* ]]; then
-    pass "a deadlock with another transaction is retried and the call succeeds"
-else
-    fail "deadlock retry: $out / $(cat "$ROOT/target/it_locker.out")"
-fi
-
-# 4b. The race of synapse-state.md: 200101 is queued for deletion and the deleter (REPEATABLE
-#     READ) read its sequence number before the compressor re-pointed 200201 at it. The bump
-#     makes the deleter's lock fail with 40001, so Synapse retries and keeps 200101.
-q "INSERT INTO state_groups_pending_deletion (state_group, insertion_ts) VALUES (200101, 1)" >/dev/null
-psql_db "$DB" -v ON_ERROR_STOP=0 -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
-    -c "SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 200101" -c "SELECT pg_sleep(1.5)" \
-    -c "SELECT state_group FROM state_groups_pending_deletion WHERE state_group = 200101 FOR UPDATE" -c "ROLLBACK" \
-    >"$ROOT/target/it_deleter_rr.out" 2>&1 &
-deleter=$!
-sleep 0.3
-psql_db "$DB" -v ON_ERROR_STOP=0 -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "ROLLBACK" >/dev/null 2>&1
-psql_db "$DB" -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('$RACE')" -c "COMMIT" >"$ROOT/target/it_compress_rr.out" 2>&1
-wait "$deleter" || true
-if grep -q "could not serialize access due to concurrent update" "$ROOT/target/it_deleter_rr.out" \
-    && [ "$(q "SELECT prev_state_group FROM state_group_edges WHERE state_group = 200201")" = 200101 ] \
-    && [ "$(race_state)" = "$race_before" ]; then
-    pass "the bump makes a concurrent deleter fail with 40001 (it retries and keeps the group)"
-else
-    fail "pending-deletion bump race: $(cat "$ROOT/target/it_deleter_rr.out")"
-fi
-
-# 4c. The deleter locks first: it de-deltas 200101's successor 200102 and deletes 200101, then
-#     commits while the compressor waits for its lock. The compressor sees 200101 gone and skips
-#     every group that would point at it or changed; every remaining group resolves as before.
-q "DELETE FROM state_groups_pending_deletion" >/dev/null
-load_room "$DB" '!race2:example.org' chain 1000 300001
-RACE='!race2:example.org'
-race_state() { q "SELECT md5(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), ',' ORDER BY state_group, type, state_key)) FROM synapse_compress_test.resolved_state('$RACE') WHERE state_group <> 300101"; }
-race_before=$(race_state)
-psql_db "$DB" >"$ROOT/target/it_deleter.out" 2>&1 <<SQL &
-BEGIN;
-SELECT id FROM state_groups WHERE id = 300101 FOR UPDATE;
-CREATE TEMP TABLE dedelta AS SELECT * FROM synapse_compress_test.group_state(300102);
-DELETE FROM state_group_edges WHERE state_group = 300102;
-DELETE FROM state_groups_state WHERE state_group = 300102;
-INSERT INTO state_groups_state SELECT 300102, '$RACE', type, state_key, event_id FROM dedelta;
-DELETE FROM state_groups_state WHERE state_group = 300101;
-DELETE FROM state_group_edges WHERE state_group = 300101;
-DELETE FROM state_groups WHERE id = 300101;
-SELECT pg_sleep(1.5);
-COMMIT;
-SQL
-deleter=$!
-sleep 0.5
-out=$(q "SELECT applied, message FROM synapse_compress.compress_room_state('$RACE')" 2>&1 || true)
-wait "$deleter" || true
-dangling=$(q "SELECT count(*) FROM state_group_edges e LEFT JOIN state_groups g ON g.id = e.prev_state_group WHERE g.id IS NULL")
-if [[ "$out" == *"t|rewrote"*"skipped 1 group(s)"* ]] && [ "$dangling" = 0 ] && [ "$(race_state)" = "$race_before" ]; then
-    pass "deleter first: the compressor skips what vanished or changed, no dangling edge, states intact"
-else
-    fail "deleter first: $out (dangling edges: $dangling) / $(cat "$ROOT/target/it_deleter.out")"
-fi
+# 4. The races with Synapse's deleter, writers and purge, a deadlock, and two compressions are the
+# deterministic isolation specs of tests/isolation (run by scripts/test.sh).
 
 # 5. A real compression of both rooms keeps every state (plain-SQL resolver digest).
 busy_before=$(digest '!busy:example.org')
@@ -166,7 +91,108 @@ out=$(q "SELECT applied, rows_before, rows_after FROM synapse_compress.compress_
 out=$(q "SELECT applied, state_groups_changed FROM synapse_compress.compress_room_state('!busy:example.org')")
 [ "$out" = "f|0" ] && pass "second run changes nothing" || fail "second run: $out"
 
-# 6. pg_cron runs it on a schedule (cron.database_name is the demo database; Debian's pg_cron
+# 6. Faults while a call runs on !big (load, verify and write take about $full_ms ms): the
+#    backend is terminated, killed with SIGKILL, or the server stops immediately, at several
+#    moments. Nothing is half-written, and a new run afterwards completes.
+before=$(tables_md5)
+for fault in terminate sigkill immediate; do
+    for pct in 20 60 90; do
+        t=$(( full_ms * pct / 100 ))
+        # in a transaction that would roll back anyway, so a call that ends before the fault
+        # cannot commit either: whatever the moment, nothing may be left half-written
+        psql_db "$DB" -v ON_ERROR_STOP=0 -c "SET application_name = 'it_fault'" -c "BEGIN" \
+            -c "SELECT applied FROM synapse_compress.compress_room_state('!big:example.org')" \
+            -c "SELECT pg_sleep(5)" -c "ROLLBACK" >/dev/null 2>&1 &
+        caller=$!
+        sleep "$(awk "BEGIN { print $t / 1000 }")"
+        pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'it_fault'")
+        case "$fault" in
+            terminate) q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it_fault'" >/dev/null ;;
+            sigkill) [ -z "$pid" ] || kill -9 "$pid" ;;
+            immediate) runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null ;;
+        esac
+        wait "$caller" || true
+        if ! cluster_running; then cluster_start >/dev/null 2>&1; fi
+        for _ in $(seq 1 100); do q "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+        if [ "$(tables_md5)" = "$before" ]; then
+            pass "$fault at ${pct}% of a run: nothing half-written"
+        else
+            fail "$fault at ${pct}% of a run changed the tables"
+        fi
+    done
+done
+big_before=$(digest '!big:example.org')
+out=$(q "SELECT applied FROM synapse_compress.compress_room_state('!big:example.org')")
+[ "$out" = t ] && [ "$(digest '!big:example.org')" = "$big_before" ] \
+    && pass "after the faults a run completes and every group resolves the same" || fail "after the faults: $out"
+
+# 7. The documented export recipe (psql -XAt ... > file, then psql -f file) on a room whose id,
+#    keys and events hold backslashes, tabs, CR/LF, quotes and $$: applying the file makes
+#    exactly the change a call would make.
+HOSTILE=$'!h\\o\tst\r\nile\'$$:x'
+psql_db "$DB" -v room="$HOSTILE" <<'SQL' >/dev/null
+INSERT INTO state_groups SELECT i, :'room', '$e' || i FROM generate_series(900001, 900030) i;
+INSERT INTO state_group_edges SELECT i, i - 1 FROM generate_series(900002, 900030) i WHERE i % 3 <> 0;
+INSERT INTO state_groups_state
+    SELECT i, :'room', E'm.room.\\member\t', E'@u\r\n' || k || E'\\:x''$$', E'$ev\\' || k || E'\n'
+    FROM generate_series(900001, 900030) i, generate_series(900001, i) k WHERE i % 3 = 0 OR k = i;
+SQL
+hostile_q() { psql_db "$DB" -t -A -v room="$HOSTILE" <<<"$1"; }
+hostile_before=$(hostile_q "SELECT digest FROM synapse_compress_test.state_digest(:'room')")
+hostile_rows=$(hostile_q "SELECT count(*) FROM state_groups_state WHERE room_id = :'room'")
+"$PGBIN/psql" -h "$PG_SOCKET_DIR" -p "$PGPORT" -U "$PGUSER" -d "$DB" -XAt -v room="$HOSTILE" \
+    <<<"SELECT * FROM synapse_compress.compress_room_state_sql(:'room')" >"$ROOT/target/it_hostile.sql"
+"$PGBIN/psql" -h "$PG_SOCKET_DIR" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 \
+    -f "$ROOT/target/it_hostile.sql" >"$ROOT/target/it_hostile.out" 2>&1 && applied=yes || applied=no
+again=$(hostile_q "SELECT state_groups_changed FROM synapse_compress.compress_room_state(:'room')")
+hostile_after_rows=$(hostile_q "SELECT count(*) FROM state_groups_state WHERE room_id = :'room'")
+if [ "$applied" = yes ] && [ "$(hostile_q "SELECT digest FROM synapse_compress_test.state_digest(:'room')")" = "$hostile_before" ] \
+    && [ "$again" = 0 ] && [ "$hostile_after_rows" -lt "$hostile_rows" ] \
+    && [ "$(hostile_q "SELECT count(*) FROM synapse_compress_test.graph_problems(:'room')")" = 0 ]; then
+    pass "export recipe on hostile strings: applied file keeps every state, rows $hostile_rows -> $hostile_after_rows, a call finds nothing left"
+else
+    fail "export recipe on hostile strings: applied=$applied, again=$again, rows $hostile_rows -> $hostile_after_rows: $(cat "$ROOT/target/it_hostile.out")"
+fi
+
+# 8. A script generated, then Synapse's deleter removes a group the script uses as a new
+#    predecessor, then the script is applied: it fails with 40001 and changes nothing.
+load_room "$DB" '!late:example.org' chain 1000 400001
+psql_db "$DB" -XAt -c "SELECT * FROM synapse_compress.compress_room_state_sql('!late:example.org')" >"$ROOT/target/it_late.sql"
+psql_db "$DB" <<'SQL' >/dev/null
+BEGIN;
+CREATE TEMP TABLE dedelta AS SELECT * FROM synapse_compress_test.group_state(400102);
+DELETE FROM state_group_edges WHERE state_group = 400102;
+DELETE FROM state_groups_state WHERE state_group = 400102;
+INSERT INTO state_groups_state SELECT 400102, '!late:example.org', type, state_key, event_id FROM dedelta;
+DELETE FROM state_groups_state WHERE state_group = 400101;
+DELETE FROM state_group_edges WHERE state_group = 400101;
+DELETE FROM state_groups WHERE id = 400101;
+COMMIT;
+SQL
+late_before=$(tables_md5)
+out=$("$PGBIN/psql" -h "$PG_SOCKET_DIR" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 -f "$ROOT/target/it_late.sql" 2>&1 || true)
+if [[ "$out" == *"the room changed since this script was generated"*"state group 400101 no longer exists"* ]] \
+    && [ "$(tables_md5)" = "$late_before" ]; then
+    pass "a script applied after the deleter removed its new predecessor fails and changes nothing"
+else
+    fail "late script: $out"
+fi
+
+# 9. The extension owns its schema: DROP EXTENSION removes it, and CREATE EXTENSION refuses a
+#    schema that someone created beforehand.
+q "DROP EXTENSION synapse_compress" >/dev/null
+gone=$(q "SELECT count(*) FROM pg_namespace WHERE nspname = 'synapse_compress'")
+q "SET client_min_messages = warning; DROP ROLE IF EXISTS it_squatter; CREATE ROLE it_squatter; CREATE SCHEMA synapse_compress AUTHORIZATION it_squatter" >/dev/null
+out=$(q "CREATE EXTENSION synapse_compress" 2>&1 || true)
+q "DROP SCHEMA synapse_compress; DROP ROLE it_squatter; CREATE EXTENSION synapse_compress" >/dev/null
+if [ "$gone" = 0 ] && [[ "$out" == *'schema "synapse_compress" already exists'* ]] \
+    && [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'synapse_compress'::regnamespace")" = 2 ]; then
+    pass "DROP EXTENSION removes the schema; a schema created beforehand is refused"
+else
+    fail "schema ownership: left behind=$gone, create over an existing schema: $out"
+fi
+
+# 10. pg_cron runs it on a schedule (cron.database_name is the demo database; Debian's pg_cron
 #    schedules by the minute).
 CRON_DB="$PG_CRON_DB"
 create_db "$CRON_DB"
