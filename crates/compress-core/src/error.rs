@@ -33,6 +33,14 @@ pub enum ConfigError {
         index: usize,
         len: u32,
     },
+    /// The fork-aware method's `max_chain` is below 1 (or beyond any real chain).
+    MaxChainNotPositive {
+        max_chain: i64,
+    },
+    /// The fork-aware method's window is outside `1..=MAX_WINDOW`.
+    WindowOutOfRange {
+        window: i64,
+    },
 }
 
 /// The most levels accepted.
@@ -68,6 +76,15 @@ impl fmt::Display for ConfigError {
             ConfigError::SavedLevelHead { index, len } => {
                 write!(f, "saved level {} has length {len} but no head", index + 1)
             }
+            ConfigError::MaxChainNotPositive { max_chain } => write!(
+                f,
+                "max_chain is {max_chain}; it must be at least 1 (Synapse's own bound is 100)"
+            ),
+            ConfigError::WindowOutOfRange { window } => write!(
+                f,
+                "the window is {window}; it must be between 1 and {}",
+                crate::fork_aware::MAX_WINDOW
+            ),
         }
     }
 }

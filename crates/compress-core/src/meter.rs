@@ -11,6 +11,8 @@ use crate::intern::{KeyId, ValueId, ABSENT};
 
 const DIFFERS: u8 = 1;
 const REMOVES: u8 = 2;
+/// Not a difference: the key is set in the group's state.
+const GROUP_SET: u8 = 4;
 
 fn status(group: ValueId, base: ValueId) -> u8 {
     let mut s = 0;
@@ -39,6 +41,8 @@ pub struct DeltaMeter {
     status: Vec<u8>,
     differing: u32,
     removing: u32,
+    /// Keys set in the group's state (its snapshot rows).
+    group_keys: u32,
 }
 
 impl DeltaMeter {
@@ -49,6 +53,7 @@ impl DeltaMeter {
             status: vec![0; key_count],
             differing: 0,
             removing: 0,
+            group_keys: 0,
         }
     }
 
@@ -60,17 +65,29 @@ impl DeltaMeter {
 
     /// Moves the group cursor to `node`.
     pub fn set_group(&mut self, forest: &Forest, node: Node) {
-        let DeltaMeter { group, base, status, differing, removing } = self;
+        let DeltaMeter { group, base, status, differing, removing, group_keys } = self;
         group.move_to(forest, Some(node), &mut |k, v| {
-            Self::update(status, differing, removing, k, self::status(v, base.value(k)))
+            let was_set = status[k as usize] & GROUP_SET != 0;
+            let mut new = self::status(v, base.value(k));
+            if v != ABSENT {
+                new |= GROUP_SET;
+            }
+            *group_keys = *group_keys + u32::from(v != ABSENT) - u32::from(was_set);
+            Self::update(status, differing, removing, k, new)
         });
+    }
+
+    /// The rows of the group's snapshot: the keys set in its state.
+    pub fn snapshot_rows(&self) -> u32 {
+        self.group_keys
     }
 
     /// Moves the base cursor to `node` (`None`: no base, i.e. a snapshot).
     pub fn set_base(&mut self, forest: &Forest, node: Option<Node>) {
-        let DeltaMeter { group, base, status, differing, removing } = self;
+        let DeltaMeter { group, base, status, differing, removing, .. } = self;
         base.move_to(forest, node, &mut |k, v| {
-            Self::update(status, differing, removing, k, self::status(group.value(k), v))
+            let set = status[k as usize] & GROUP_SET;
+            Self::update(status, differing, removing, k, self::status(group.value(k), v) | set)
         });
     }
 
@@ -117,6 +134,7 @@ mod tests {
                 let rows = keys.iter().filter(|k| gs.get(k) != bs.get(k)).count() as u32;
                 let usable = bs.keys().all(|k| gs.contains_key(k));
                 assert_eq!(got, BaseCost { rows, usable }, "group {g} base {b:?}");
+                assert_eq!(m.snapshot_rows() as usize, gs.len());
             }
         }
     }

@@ -14,6 +14,7 @@ pub struct GroupGraph {
     ids: Vec<i64>,
     in_range: Vec<bool>,
     prev: Vec<Option<Node>>,
+    outside_successor: Vec<bool>,
 }
 
 impl GroupGraph {
@@ -39,7 +40,8 @@ impl GroupGraph {
             prev_id[node] = Some(p);
             prev[node] = Some(node_of(p).ok_or(InputError::MissingPredecessor { group, prev: p })?);
         }
-        let graph = GroupGraph { ids, in_range, prev };
+        let outside_successor = vec![false; ids.len()];
+        let graph = GroupGraph { ids, in_range, prev, outside_successor };
         graph.check_cycles()?;
         for (node, p) in graph.prev.iter().enumerate() {
             if let Some(p) = *p {
@@ -103,6 +105,18 @@ impl GroupGraph {
 
     pub fn ids(&self) -> &[i64] {
         &self.ids
+    }
+
+    /// Records the loaded groups that are the predecessor of a group that is not loaded (a newer
+    /// group after the range, typically the next chunk's): rewriting must not make their chains
+    /// longer, since the chains of those unseen successors run through them. Ids that are not
+    /// loaded are ignored.
+    pub fn mark_outside_successors(&mut self, groups: impl IntoIterator<Item = i64>) {
+        for id in groups {
+            if let Some(node) = self.node_of(id) {
+                self.outside_successor[node as usize] = true;
+            }
+        }
     }
 }
 
@@ -251,6 +265,12 @@ impl Room {
 
     pub fn range_nodes(&self) -> impl Iterator<Item = Node> + '_ {
         (0..self.len() as Node).filter(|&n| self.in_range(n))
+    }
+
+    /// Whether a group that is not loaded has this group as its predecessor
+    /// ([`GroupGraph::mark_outside_successors`]).
+    pub fn has_outside_successor(&self, node: Node) -> bool {
+        self.graph.outside_successor[node as usize]
     }
 
     /// The predecessor in `state_group_edges`.

@@ -11,7 +11,7 @@ use crate::cursor::StatePair;
 use crate::error::VerifyError;
 use crate::forest::Node;
 use crate::intern::ABSENT;
-use crate::plan::{real_prev, Plan};
+use crate::plan::{original_chains, real_prev, Plan};
 use crate::room::Room;
 use crate::{Interrupts, CHECK_EVERY};
 
@@ -21,7 +21,9 @@ pub fn verify(room: &Room, plan: &Plan, interrupts: &mut dyn Interrupts) -> Resu
 }
 
 /// Verifies the plan exactly and, with `max_chain`, that no read of a group in range walks more
-/// than `max_chain` groups (counting the group itself) after the rewrite.
+/// than `max_chain` groups (counting the group itself) after the rewrite, and that no group in
+/// range with successors that were not loaded ([`Room::has_outside_successor`]) gets a longer
+/// chain than now (the chains of those successors run through it).
 pub fn verify_with_cap(
     room: &Room,
     plan: &Plan,
@@ -37,6 +39,7 @@ pub fn verify_with_cap(
     let strings = room.strings();
     let mut pair = StatePair::new(strings.key_count());
     let mut chain = vec![0u32; room.len()];
+    let chain_before = max_chain.map(|_| original_chains(room));
     let mut next_changed = plan.changed.iter().copied().peekable();
     for node in 0..room.len() as Node {
         if (node as usize).is_multiple_of(CHECK_EVERY) {
@@ -50,6 +53,13 @@ pub fn verify_with_cap(
             if let (Some(cap), len) = (max_chain, chain[node as usize]) {
                 if len > cap {
                     return Err(fail(node, format!("a read walks {len} groups, more than max_chain {cap}")));
+                }
+                let before = chain_before.as_ref().map_or(0, |c| c[node as usize]);
+                if room.has_outside_successor(node) && len > before {
+                    return Err(fail(
+                        node,
+                        format!("has successors that were not loaded, and its chain would grow from {before} to {len}"),
+                    ));
                 }
             }
         }

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use compress_core::{compress, verify, GroupGraph, Levels, Plan, Room, RoomBuilder, ABSENT};
+use compress_core::{
+    compress, compress_fork_aware, verify, verify_with_cap, ForkAwareOptions, GroupGraph, Levels, Plan, Room,
+    RoomBuilder, ABSENT,
+};
 
 /// Saved levels in the database's terms: per level, its current length and head group id.
 pub type SavedLevels = Vec<(u32, Option<i64>)>;
@@ -85,7 +88,12 @@ impl Tables {
         let groups = loaded.iter().map(|&id| (id, in_range.contains(&id))).collect();
         let edges: Vec<(i64, i64)> =
             loaded.iter().filter_map(|&g| self.groups[&g].0.map(|p| (g, p))).collect();
-        let mut b = RoomBuilder::new(GroupGraph::new(groups, &edges).expect("valid graph"));
+        let mut graph = GroupGraph::new(groups, &edges).expect("valid graph");
+        // What the SQL layer finds with the index on prev_state_group.
+        graph.mark_outside_successors(
+            self.groups.iter().filter(|(g, v)| !loaded.contains(g) && v.0.is_some()).filter_map(|(_, v)| v.0),
+        );
+        let mut b = RoomBuilder::new(graph);
         for &g in &loaded {
             for (t, k, e) in &self.groups[&g].1 {
                 b.add_row(g, t, k, e).expect("valid rows");
@@ -258,4 +266,180 @@ pub fn member_chain(n: i64, every: i64) -> Tables {
         }
     }
     t
+}
+
+/// Runs up to `chunks` chunks of at most `chunk_size` groups of the fork-aware method, as the SQL
+/// layer will: each chunk loads the next groups after the last compressed one, the `window`
+/// groups just before them and all their ancestors; compresses; verifies exactly and with the
+/// cap (when it changes something); writes; saves the progress (`last_compressed`, nothing
+/// else). With `check_states`, every group is also resolved naively before and after each
+/// chunk, and the chains of the whole room are checked against the cap. Returns the stats.
+pub fn run_fork_chunks(
+    tables: &mut Tables,
+    last_compressed: &mut Option<i64>,
+    options: &ForkAwareOptions,
+    chunk_size: usize,
+    chunks: usize,
+    check_states: bool,
+) -> Vec<compress_core::Stats> {
+    let mut out = Vec::new();
+    for _ in 0..chunks {
+        let after = last_compressed.unwrap_or(i64::MIN);
+        let range: Vec<i64> =
+            tables.groups.range(after.saturating_add(1)..).map(|g| *g.0).take(chunk_size).collect();
+        if range.is_empty() {
+            break;
+        }
+        let window: Vec<i64> =
+            tables.groups.range(..range[0]).rev().take(options.window as usize).map(|g| *g.0).collect();
+        let room = tables.load_groups(&range, &window);
+        let plan = compress_fork_aware(&room, options, &mut || {});
+        verify(&room, &plan, &mut || {}).expect("verification passes");
+        if !plan.changed.is_empty() {
+            verify_with_cap(&room, &plan, Some(options.max_chain), &mut || {}).expect("the cap holds");
+        }
+        assert!(plan.stats.rows_after <= plan.stats.rows_before, "{:?}", plan.stats);
+        let before = check_states.then(|| tables.clone());
+        let chain_before = tables.max_chain(range.iter().copied());
+        tables.apply_in_place(&room, &plan);
+        let chain_after = tables.max_chain(range.iter().copied());
+        assert_eq!(plan.stats.max_chain_after, chain_after, "max chain of the chunk {range:?}");
+        assert_eq!(plan.stats.max_chain_before, chain_before, "max chain of the chunk {range:?} before");
+        if chain_before <= options.max_chain {
+            assert!(
+                chain_after <= options.max_chain,
+                "chunk {range:?}: chains {chain_before} -> {chain_after}"
+            );
+        }
+        if let Some(before) = before {
+            for &id in before.groups.keys() {
+                assert_eq!(tables.resolve(id), before.resolve(id), "state of group {id}");
+            }
+        }
+        *last_compressed = range.last().copied();
+        out.push(plan.stats);
+    }
+    out
+}
+
+/// Checks a plan against the naive model (every group resolves the same after writing it, edges
+/// older, subset rule, one row per key, row counts) and returns the tables after writing it.
+pub fn check_plan_naively(tables: &Tables, room: &Room, plan: &Plan) -> Tables {
+    let after = tables.apply(room, plan);
+    for (&id, (prev, rows)) in &after.groups {
+        assert_eq!(after.resolve(id), tables.resolve(id), "state of group {id}");
+        if let Some(p) = prev {
+            assert!(*p < id, "edge {id} -> {p} must point to an older group");
+            let gk = after.resolve(id);
+            assert!(
+                after.resolve(*p).keys().all(|k| gk.contains_key(k)),
+                "keys of {p} must be a subset of {id}'s"
+            );
+        }
+        if room.node_of(id).is_some_and(|n| plan.changed.contains(&n)) {
+            let mut keys: Vec<_> = rows.iter().map(|r| (&r.0, &r.1)).collect();
+            let n = keys.len();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "group {id} has duplicate keys after the rewrite");
+        }
+    }
+    let in_range: Vec<i64> = room.range_nodes().map(|n| room.id(n)).collect();
+    let rows = |t: &Tables| in_range.iter().map(|id| t.groups[id].1.len()).sum::<usize>() as u64;
+    assert_eq!(plan.stats.rows_before, rows(tables));
+    assert_eq!(plan.stats.rows_after, rows(&after));
+    assert_eq!(plan.stats.max_chain_before, tables.max_chain(in_range.iter().copied()));
+    assert_eq!(plan.stats.max_chain_after, after.max_chain(in_range.iter().copied()));
+    for (id, g) in &tables.groups {
+        if room.node_of(*id).is_none_or(|n| !room.in_range(n)) {
+            assert_eq!(&after.groups[id], g, "group {id} outside the range must not change");
+        }
+    }
+    after
+}
+
+/// Compresses the groups with id > `min` with the fork-aware method and checks everything the
+/// method promises: exact verification with the cap, the naive model, never more rows than now,
+/// chains within the cap unless the plan changes nothing and says the cap is unmet.
+pub fn fork_and_check(tables: &Tables, min: i64, options: &ForkAwareOptions) -> (Tables, Plan) {
+    let room = tables.load(min);
+    let plan = compress_fork_aware(&room, options, &mut || {});
+    verify(&room, &plan, &mut || {}).expect("verification passes");
+    let after = check_plan_naively(tables, &room, &plan);
+    let s = &plan.stats;
+    assert!(s.rows_after <= s.rows_before, "more rows than now: {s:?}");
+    assert_eq!(s.max_chain_cap, Some(options.max_chain));
+    if s.chain_cap_unmet {
+        assert!(plan.changed.is_empty(), "{s:?}");
+        assert!(s.max_chain_before > options.max_chain, "{s:?}");
+        assert_eq!(after.groups, tables.groups);
+    } else {
+        verify_with_cap(&room, &plan, Some(options.max_chain), &mut || {}).expect("the cap holds");
+        assert!(s.max_chain_after <= options.max_chain, "{s:?}");
+    }
+    (after, plan)
+}
+
+/// The existing tool's level algorithm, written naively from its description (resolving states
+/// from the tables for every candidate), for groups with id > `min` with levels restored from
+/// `saved` (head ids). Returns each group's new edge and rows (sorted).
+pub fn reference_levels(
+    tables: &Tables,
+    min: i64,
+    sizes: &[i64],
+    saved: Option<&SavedLevels>,
+) -> BTreeMap<i64, Group> {
+    struct Level {
+        max: u32,
+        len: u32,
+        head: Option<i64>,
+    }
+    let mut levels: Vec<Level> = sizes.iter().map(|&m| Level { max: m as u32, len: 0, head: None }).collect();
+    if let Some(saved) = saved {
+        for (l, &(len, head)) in levels.iter_mut().zip(saved) {
+            l.len = len;
+            l.head = head;
+        }
+    }
+    // The new tree: context groups as they are, groups in range as they are written.
+    let mut new = tables.clone();
+    for (&id, _) in tables.groups.range(min.saturating_add(1)..) {
+        let mut candidate = None;
+        let mut placed = false;
+        for i in 0..levels.len() {
+            if levels[i].len < levels[i].max {
+                candidate = levels[i].head;
+                levels[i].len += 1;
+                levels[i].head = Some(id);
+                for lower in &mut levels[..i] {
+                    lower.len = 1;
+                    lower.head = Some(id);
+                }
+                placed = true;
+                break;
+            }
+        }
+        if !placed {
+            for l in &mut levels {
+                l.len = 1;
+                l.head = Some(id);
+            }
+        }
+        let state = tables.resolve(id);
+        let mut base = candidate;
+        while let Some(b) = base {
+            if new.resolve(b).keys().all(|k| state.contains_key(k)) {
+                break;
+            }
+            base = new.groups[&b].0;
+        }
+        let base_state = base.map(|b| new.resolve(b)).unwrap_or_default();
+        let rows: Vec<(String, String, String)> = state
+            .iter()
+            .filter(|(k, v)| base_state.get(*k) != Some(*v))
+            .map(|((t, k), v)| (t.clone(), k.clone(), v.clone()))
+            .collect();
+        new.groups.insert(id, (base, rows));
+    }
+    new.sorted()
 }

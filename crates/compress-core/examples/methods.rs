@@ -1,0 +1,128 @@
+//! Compares the two methods on the benchmark rooms of `roomgen` (the rooms of `scripts/bench.sh`
+//! and issue 9's targets): per room, the rows now, the level method `{100,50,25}` (rows and
+//! longest chain), and the fork-aware method at `max_chain` 50, 100 and 150, with the time to
+//! compress and to verify (exactly, with the chain cap). Run:
+//! `cargo run --release -p compress_core --example methods [-- ROOM...]` where ROOM filters by
+//! name (e.g. `busy-5k-1`, `chain-20k`, `chain-50k`; chain-50k only runs when named).
+
+use std::time::{Duration, Instant};
+
+use compress_core::{
+    compress, compress_fork_aware, verify, verify_with_cap, ForkAwareOptions, GroupGraph, Levels, Plan, Room,
+    RoomBuilder,
+};
+use roomgen::{Config, RoomSink, Shape};
+
+/// Name, shape, groups, seed, whether it runs without being named.
+const ROOMS: [(&str, Shape, u64, u64, bool); 7] = [
+    ("busy-5k-1", Shape::Busy, 5_000, 1, true),
+    ("busy-5k-2", Shape::Busy, 5_000, 2, true),
+    ("busy-5k-3", Shape::Busy, 5_000, 3, true),
+    ("busy-20k", Shape::Busy, 20_000, 1, true),
+    ("chain-20k", Shape::Chain, 20_000, 1, true),
+    ("chain-50k", Shape::Chain, 50_000, 1, false),
+    ("busy-50k", Shape::Busy, 50_000, 1, false),
+];
+
+#[derive(Default)]
+struct GraphSink {
+    groups: Vec<(i64, bool)>,
+    edges: Vec<(i64, i64)>,
+}
+
+impl RoomSink for GraphSink {
+    fn group(&mut self, id: i64, _event_id: &str) {
+        self.groups.push((id, true));
+    }
+    fn edge(&mut self, group: i64, prev: i64) {
+        self.edges.push((group, prev));
+    }
+    fn row(&mut self, _group: i64, _event_type: &str, _state_key: &str, _event_id: &str) {}
+}
+
+struct RowSink(RoomBuilder);
+
+impl RoomSink for RowSink {
+    fn group(&mut self, _id: i64, _event_id: &str) {}
+    fn edge(&mut self, _group: i64, _prev: i64) {}
+    fn row(&mut self, group: i64, event_type: &str, state_key: &str, event_id: &str) {
+        self.0.add_row(group, event_type, state_key, event_id).expect("valid row");
+    }
+}
+
+/// The room as `scripts/bench.sh` generates it (first id 1, a snapshot every 100 groups).
+fn build(shape: Shape, groups: u64, seed: u64) -> (Room, Duration) {
+    let mut cfg = Config::new("!bench:example.org", shape, groups);
+    cfg.seed = seed;
+    let started = Instant::now();
+    let mut graph = GraphSink::default();
+    roomgen::generate(&cfg, &mut graph);
+    let mut rows =
+        RowSink(RoomBuilder::new(GroupGraph::new(graph.groups, &graph.edges).expect("valid graph")));
+    roomgen::generate(&cfg, &mut rows);
+    (rows.0.finish().expect("valid room"), started.elapsed())
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let out = f();
+    (out, started.elapsed())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn cell(plan: &Plan, compress: Duration, verify: Duration) -> String {
+    format!(
+        "{:>8} ({:>3}) {:>6}/{:<6}",
+        plan.stats.rows_after,
+        plan.stats.max_chain_after,
+        ms(compress),
+        ms(verify)
+    )
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).collect();
+    println!("rows after (longest chain) compress/verify ms; build = generate + load into memory");
+    println!(
+        "{:<10} {:>9} {:>8} | {:<28} | {:<28} | {:<28} | {:<28} | fork100/levels",
+        "room",
+        "rows now",
+        "build ms",
+        "levels {100,50,25}",
+        "fork_aware 50",
+        "fork_aware 100",
+        "fork_aware 150"
+    );
+    for (name, shape, groups, seed, default) in ROOMS {
+        if (filter.is_empty() && !default) || (!filter.is_empty() && !filter.iter().any(|f| f == name)) {
+            continue;
+        }
+        let (room, built) = build(shape, groups, seed);
+        let (levels, lc) = timed(|| compress(&room, &mut Levels::new(&[100, 50, 25]).unwrap(), &mut || {}));
+        let ((), lv) = timed(|| verify(&room, &levels, &mut || {}).expect("levels verify"));
+        let mut line = format!(
+            "{name:<10} {:>9} {:>8} | {} |",
+            levels.stats.rows_before,
+            ms(built),
+            cell(&levels, lc, lv)
+        );
+        let mut fork100 = 0;
+        for cap in [50, 100, 150] {
+            let options = ForkAwareOptions { max_chain: cap, ..ForkAwareOptions::default() };
+            let (plan, fc) = timed(|| compress_fork_aware(&room, &options, &mut || {}));
+            let check = if plan.changed.is_empty() { None } else { Some(cap) };
+            let ((), fv) =
+                timed(|| verify_with_cap(&room, &plan, check, &mut || {}).expect("fork_aware verifies"));
+            assert!(plan.stats.rows_after <= plan.stats.rows_before, "{name}: more rows than now");
+            if cap == 100 {
+                fork100 = plan.stats.rows_after;
+            }
+            line += &format!(" {} |", cell(&plan, fc, fv));
+        }
+        line += &format!(" {:.3}", fork100 as f64 / levels.stats.rows_after as f64);
+        println!("{line}");
+    }
+}
