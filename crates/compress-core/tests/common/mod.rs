@@ -443,3 +443,85 @@ pub fn reference_levels(
     }
     new.sorted()
 }
+
+/// Adds groups the way Synapse stores them: a new group's state is its predecessor's state with
+/// some keys set and some removed; it is stored as a delta on the predecessor, unless the
+/// predecessor's chain is `max_hops` or longer or a key was removed (then a full snapshot).
+pub fn synapse_add(
+    tables: &mut Tables,
+    id: i64,
+    pred: Option<i64>,
+    set: &[(String, String, String)],
+    remove: &[(String, String)],
+    max_hops: u32,
+) {
+    let mut state = pred.map(|p| tables.resolve(p)).unwrap_or_default();
+    for (t, k) in remove {
+        state.remove(&(t.clone(), k.clone()));
+    }
+    let mut delta = Vec::new();
+    for (t, k, e) in set {
+        if state.insert((t.clone(), k.clone()), e.clone()).as_ref() != Some(e) {
+            delta.push((t.clone(), k.clone(), e.clone()));
+        }
+    }
+    let snapshot = match pred {
+        None => true,
+        Some(p) => !remove.is_empty() || tables.max_chain([p]) >= max_hops,
+    };
+    let group = if snapshot {
+        (None, state.into_iter().map(|((t, k), e)| (t, k, e)).collect())
+    } else {
+        (pred, delta)
+    };
+    tables.groups.insert(id, group);
+}
+
+/// A small deterministic generator (splitmix64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Appends `count` groups to a busy-like room, Synapse-style: each builds on the latest group or
+/// (5%) a fork up to 10 groups back; joins, leaves/renames of existing members, topic changes,
+/// and (1%) a state-resolution outcome that drops a member.
+pub fn grow_busy_room(tables: &mut Tables, rng: &mut Rng, count: usize, max_hops: u32) {
+    for _ in 0..count {
+        let ids: Vec<i64> = tables.groups.keys().copied().collect();
+        let id = ids.last().map_or(1, |l| l + 1);
+        let pred = match ids.len() {
+            0 => None,
+            n if n > 10 && rng.below(100) < 5 => Some(ids[n - 1 - rng.below(10) as usize]),
+            n => Some(ids[n - 1]),
+        };
+        let members: Vec<(String, String)> = pred
+            .map(|p| tables.resolve(p).into_keys().filter(|(t, _)| t == "m.room.member").collect())
+            .unwrap_or_default();
+        let event = format!("$e{id}");
+        let roll = rng.below(100);
+        let (set, remove) = if pred.is_none() {
+            (vec![("m.room.create".to_owned(), String::new(), event)], vec![])
+        } else if roll < 1 && members.len() > 3 {
+            (vec![], vec![members[rng.below(members.len() as u64) as usize].clone()])
+        } else if roll < 40 || members.is_empty() {
+            (vec![("m.room.member".to_owned(), format!("@u{id}:x"), event)], vec![])
+        } else if roll < 90 {
+            let (t, k) = members[rng.below(members.len() as u64) as usize].clone();
+            (vec![(t, k, event)], vec![])
+        } else {
+            (vec![("m.room.topic".to_owned(), String::new(), event)], vec![])
+        };
+        synapse_add(tables, id, pred, &set, &remove, max_hops);
+    }
+}
