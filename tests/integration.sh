@@ -34,9 +34,14 @@ psql_db "$DB" -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_
 [ "$(tables_md5)" = "$before" ] && pass "ROLLBACK leaves the tables identical" || fail "ROLLBACK changed the tables"
 
 # 2. statement_timeout at many moments: an error 57014 and nothing changed.
-start=$(date +%s%N)
-psql_db "$DB" -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('!big:example.org')" -c "ROLLBACK" >/dev/null 2>&1
-full_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# timed warm (the first call reads the room from disk), the fastest of three
+full_ms=""
+for _ in 1 2 3; do
+    start=$(date +%s%N)
+    psql_db "$DB" -c "BEGIN" -c "SELECT applied FROM synapse_compress.compress_room_state('!big:example.org')" -c "ROLLBACK" >/dev/null 2>&1
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    if [ -z "$full_ms" ] || [ "$ms" -lt "$full_ms" ]; then full_ms=$ms; fi
+done
 echo "#    a full call on !big takes ${full_ms} ms"
 fired=0
 for pct in 2 10 30 50 70 85 95; do
