@@ -71,6 +71,24 @@ pub fn original_chains(room: &Room) -> Vec<u32> {
     chain
 }
 
+/// The groups in range that are the predecessor of a group outside the range: a group that was
+/// not loaded ([`Room::has_outside_successor`]) or a loaded context group. Their successors keep
+/// their edges, so their chains run through these groups, which must not get deeper.
+pub fn successors_outside_range(room: &Room) -> Vec<bool> {
+    let mut pinned: Vec<bool> = (0..room.len() as Node).map(|n| room.has_outside_successor(n)).collect();
+    for node in 0..room.len() as Node {
+        if !room.in_range(node) {
+            if let Some(p) = room.original_prev(node) {
+                pinned[p as usize] = true;
+            }
+        }
+    }
+    for (node, pinned) in pinned.iter_mut().enumerate() {
+        *pinned &= room.in_range(node as Node);
+    }
+    pinned
+}
+
 /// Builds a [`Plan`] group by group, in ascending node order.
 pub(crate) struct PlanBuilder<'a> {
     room: &'a Room,

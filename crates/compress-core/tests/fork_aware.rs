@@ -234,3 +234,30 @@ fn interrupts_are_checked() {
     assert!(calls >= 4 * 2000 / 256, "{calls}");
     verify_with_cap(&room, &plan, Some(100), &mut || {}).unwrap();
 }
+
+#[test]
+fn loaded_context_after_the_range_keeps_its_chains() {
+    // A chain 0..40 with a snapshot every 20, where only 10..29 are in range and 30..39 are
+    // loaded as context (an unusual load, but the core must not deepen their chains).
+    let tables = member_chain(40, 20);
+    let groups = (0..40).map(|g| (g, (10..30).contains(&g))).collect();
+    let edges: Vec<(i64, i64)> = (0..40).filter_map(|g| tables.groups[&g].0.map(|p| (g, p))).collect();
+    let mut b = RoomBuilder::new(GroupGraph::new(groups, &edges).unwrap());
+    for g in 0..40 {
+        for (t, k, e) in &tables.groups[&g].1 {
+            b.add_row(g, t, k, e).unwrap();
+        }
+    }
+    let room = b.finish().unwrap();
+    for cap in [5, 12, 30] {
+        let plan = compress_fork_aware(&room, &options(cap), &mut || {});
+        verify(&room, &plan, &mut || {}).unwrap();
+        let after = check_plan_naively(&tables, &room, &plan);
+        if !plan.stats.chain_cap_unmet {
+            verify_with_cap(&room, &plan, Some(cap), &mut || {}).unwrap();
+            for g in 30..40 {
+                assert!(after.max_chain([g]) <= tables.max_chain([g]), "group {g} at cap {cap}");
+            }
+        }
+    }
+}

@@ -42,7 +42,8 @@ mod search;
 use self::place::LevelRule;
 use crate::error::ConfigError;
 use crate::forest::Node;
-use crate::plan::{original_chains, Plan, PlanBuilder};
+use crate::meter::DeltaMeter;
+use crate::plan::{original_chains, successors_outside_range, Plan, PlanBuilder};
 use crate::room::Room;
 use crate::{Interrupts, CHECK_EVERY};
 
@@ -126,13 +127,14 @@ pub(crate) struct Layout {
     /// Chain length counting the group itself.
     pub depth: Vec<u32>,
     /// The longest chain the group may have: the cap, or for a group in range with successors
-    /// that are not loaded, no longer than now (their chains run through it).
+    /// outside the range, no longer than now (their chains run through it).
     pub max_depth: Vec<u32>,
     pub level: Vec<u16>,
     /// Rows of the group's delta against its parent (groups in range).
     pub rows: Vec<u32>,
-    /// The cheapest usable base found in the window (groups in range).
+    /// The cheapest usable base found in the window (groups in range), and its rows.
     pub best_parent: Vec<Option<Node>>,
+    pub best_parent_rows: Vec<u32>,
     /// Rows of the group's snapshot.
     pub snapshot_rows: Vec<u32>,
     /// No base in the window was usable.
@@ -143,13 +145,14 @@ impl Layout {
     fn new(room: &Room, cap: u32) -> Self {
         let n = room.len();
         let chains = original_chains(room);
+        let pinned = successors_outside_range(room);
         let mut layout = Layout {
             parent: vec![None; n],
             depth: vec![0; n],
             max_depth: (0..n as Node)
                 .map(|node| {
                     let now = chains[node as usize];
-                    match (room.in_range(node), room.has_outside_successor(node)) {
+                    match (room.in_range(node), pinned[node as usize]) {
                         (true, true) => cap.min(now),
                         (true, false) => cap,
                         (false, _) => cap.max(now),
@@ -159,6 +162,7 @@ impl Layout {
             level: vec![1; n],
             rows: vec![0; n],
             best_parent: vec![None; n],
+            best_parent_rows: vec![u32::MAX; n],
             snapshot_rows: vec![0; n],
             lost_keys: vec![false; n],
         };
@@ -213,16 +217,35 @@ fn choose(room: &Room, new: Plan, cap: u32, interrupts: &mut dyn Interrupts) -> 
             unchanged.stats.chain_cap_unmet = true;
             unchanged
         }
+    } else if new.stats.rows_after < original_rows(room, interrupts) {
+        new
     } else {
-        let original = original_plan(room, interrupts);
-        if new.stats.rows_after < original.stats.rows_after {
-            new
-        } else {
-            original
-        }
+        original_plan(room, interrupts)
     };
     plan.stats.max_chain_cap = Some(cap);
     plan
+}
+
+/// The rows of the groups in range in the original tree once exact duplicates are dropped (the
+/// rows of [`original_plan`], counted without building it).
+fn original_rows(room: &Room, interrupts: &mut dyn Interrupts) -> u64 {
+    let forest = room.forest();
+    let mut meter = DeltaMeter::new(room.strings().key_count());
+    let mut rows = 0;
+    for (i, node) in room.range_nodes().enumerate() {
+        if i.is_multiple_of(CHECK_EVERY) {
+            interrupts.check();
+        }
+        rows += match room.original_prev(node) {
+            // Rows with an edge are kept in memory as they are stored (without duplicates).
+            Some(_) => forest.entries(node).len() as u64,
+            None => {
+                meter.set_group(forest, node);
+                meter.snapshot_rows() as u64
+            }
+        };
+    }
+    rows
 }
 
 /// The original tree as a plan (groups with duplicate rows are rewritten without them).

@@ -141,6 +141,7 @@ pub(super) fn place(
         layout.snapshot_rows[n] = meter.snapshot_rows();
         let found = scan_window(room, &mut meter, node, window);
         layout.best_parent[n] = found.usable.map(|(p, _)| p);
+        layout.best_parent_rows[n] = found.usable.map_or(u32::MAX, |(_, rows)| rows);
         layout.lost_keys[n] = found.usable.is_none();
 
         let snapshot = layout.snapshot_rows[n];

@@ -43,7 +43,11 @@ pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts:
         }
         let n = node as usize;
         layout.set_depth(node);
-        if !room.in_range(node) || layout.rows[n] == 0 {
+        // A group stored as cheaply as its best parent in the window allows is left alone (a
+        // cheaper base further back is possible but rare).
+        if !room.in_range(node)
+            || (layout.best_parent[n].is_some() && layout.rows[n] <= layout.best_parent_rows[n])
+        {
             continue;
         }
         // The deepest a new base may be: the subtree must fit, and an open subtree keeps its
