@@ -1,6 +1,7 @@
 //! Micro-benchmark of the pure algorithm, without PostgreSQL: the time to build a room in memory
 //! (graph validation, string interning, delta forest), to compress it with the default levels
-//! `100,50,25`, and to verify the result exactly. Loading from the database is excluded; the
+//! `100,50,25` and with the fork-aware method (`max_chain` 100), and to verify the results
+//! exactly (the fork-aware one with its cap). Loading from the database is excluded; the
 //! SQL-level benchmark is `scripts/bench.sh`.
 //!
 //! The rooms are exactly those of `scripts/bench.sh` (same generator, `roomgen`, same room ids,
@@ -23,7 +24,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use compress_core::{compress, verify, GroupGraph, Levels, Plan, Room, RoomBuilder};
+use compress_core::{
+    compress, compress_fork_aware, verify, verify_with_cap, ForkAwareOptions, GroupGraph, Levels, Plan, Room,
+    RoomBuilder,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use roomgen::{Config, RoomSink, Shape};
 
@@ -114,6 +118,10 @@ fn compress_default(room: &Room) -> Plan {
     compress(room, &mut Levels::new(&LEVELS).unwrap(), &mut || {})
 }
 
+fn compress_fork_aware_default(room: &Room) -> Plan {
+    compress_fork_aware(room, &ForkAwareOptions::default(), &mut || {})
+}
+
 fn benches(c: &mut Criterion) {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     for (name, room_id, shape, groups) in ROOMS {
@@ -161,6 +169,19 @@ fn benches(c: &mut Criterion) {
         });
         grp.bench_function(BenchmarkId::from_parameter("verify"), |b| {
             b.iter(|| verify(&room, &plan, &mut || {}).expect("verification passes"))
+        });
+        let fork = compress_fork_aware_default(&room);
+        let cap = Some(ForkAwareOptions::default().max_chain).filter(|_| !fork.changed.is_empty());
+        verify_with_cap(&room, &fork, cap, &mut || {}).expect("verification passes");
+        eprintln!(
+            "{}: fork_aware rows {} -> {}, max chain {}",
+            input.name, fork.stats.rows_before, fork.stats.rows_after, fork.stats.max_chain_after
+        );
+        grp.bench_function(BenchmarkId::from_parameter("fork_aware"), |b| {
+            b.iter_with_large_drop(|| compress_fork_aware_default(&room))
+        });
+        grp.bench_function(BenchmarkId::from_parameter("verify_fork_aware"), |b| {
+            b.iter(|| verify_with_cap(&room, &fork, cap, &mut || {}).expect("verification passes"))
         });
         grp.finish();
     }

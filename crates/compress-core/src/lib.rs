@@ -1,10 +1,17 @@
 //! The pure compression algorithm for Synapse state groups, with no PostgreSQL dependency.
 //!
 //! A room's state groups are loaded into a [`room::Room`] (an in-memory forest of deltas over
-//! interned strings), compressed with the level algorithm of the existing external tool
-//! ([`compress::compress`]) and verified exactly against the original states
-//! ([`verify::verify`]). States are never resolved from scratch: [`cursor::StateCursor`] walks a
-//! forest applying and undoing deltas, and two cursors compare states incrementally.
+//! interned strings) and compressed by one of two methods, both returning a [`Plan`] (the new
+//! tree, the groups to rewrite, [`Stats`]):
+//! * the level method of the existing external tool ([`compress::compress`]), identical trees,
+//!   resumable from saved levels ([`Levels::restore`]) for chunked runs;
+//! * the fork-aware method ([`fork_aware::compress_fork_aware`]): the cheapest base per group
+//!   along the room's forks, under a cap on chain length, never more rows than now.
+//!
+//! Plans are verified exactly against the original states ([`verify::verify`], with a chain cap
+//! [`verify::verify_with_cap`]). States are never resolved from scratch: [`cursor::StateCursor`]
+//! walks a forest applying and undoing deltas, two cursors compare states incrementally
+//! ([`cursor::StatePair`], [`meter::DeltaMeter`]). [`plan`] holds what both methods share.
 
 pub mod compress;
 pub mod cursor;
