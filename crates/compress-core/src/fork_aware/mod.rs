@@ -2,13 +2,13 @@
 //! delta small, under a cap on the chain a read walks.
 //!
 //! Three phases, all on the groups' real states (a base's cost is a function of the two states,
-//! measured by a [`DeltaMeter`](crate::meter::DeltaMeter) whose cursors move between nearby
+//! measured by a [`crate::meter::DeltaMeter`] whose cursors move between nearby
 //! groups, never resolving a state from scratch):
 //!
-//! 1. **Backbone** ([`place`]): each group's best parent, the cheapest usable base among its
+//! 1. **Backbone** (`place`): each group's best parent, the cheapest usable base among its
 //!    original predecessor and the `window` groups loaded just before it. These edges follow the
 //!    room's forks (the group a state was built on), not the order of ids.
-//! 2. **Placement** ([`place`]): groups take their base from levels counted along the backbone.
+//! 2. **Placement** (`place`): groups take their base from levels counted along the backbone.
 //!    Every group's edge has a *level*: 1 when it continues its best parent's run, higher when it
 //!    jumps back over runs of lower levels. The candidate heads of a group are its best parent's
 //!    nearest ancestors (along the new edges) of each level; the group takes the lowest level
@@ -16,8 +16,10 @@
 //!    reaches the cap, then the next level starts a fresh run next to the head). A group whose
 //!    best parent is expensive (it lost keys: nothing nearby is usable) restarts: it becomes a
 //!    snapshot, or a delta against a shallow usable base when that costs less, and heads every
-//!    level, so that its descendants never jump back over it.
-//! 3. **Local search** ([`search`]): oldest first, each group moves to a cheaper usable base
+//!    level, so that its descendants never jump back over it. Two rules set the level of a
+//!    group's edge (the level it took, or also one level per factor of 8 its edge reaches back
+//!    in group ids); both trees are built and the one with fewer rows is kept.
+//! 3. **Local search** (`search`): oldest first, each group moves to a cheaper usable base
 //!    (nearby groups, the deepest ancestor of its best parent that still fits, a snapshot) when
 //!    its whole subtree still fits under the cap. Groups near the end of the range (the ones
 //!    later groups will build on) and their ancestors never move deeper.
@@ -26,15 +28,18 @@
 //! and has no more rows, it is kept; when the room's chains already exceed the cap and the new
 //! tree would have more rows than now, the plan changes nothing and says so
 //! ([`Stats::chain_cap_unmet`](crate::Stats::chain_cap_unmet)). Every plan that changes a group
-//! keeps every chain of the range within `max_chain`.
+//! keeps every chain of the range within `max_chain`, and never makes a group with successors
+//! outside the range deeper than now (the chains of those successors run through it).
 //!
-//! **Context and chunks.** Groups outside the range keep their edges, and the chains through them
-//! count towards the cap. A chunked run must load, besides the range and its predecessors, the
-//! `window` groups of the room just before the range, with all their ancestors (their states and
-//! chain lengths), and pass back the [`EdgeLevels`] the previous chunk returned (the level of
-//! the edge of each group later groups may build on: the last `window` groups of the range and
-//! their ancestors). Without saved levels, a context group's level is guessed from how far back
-//! its edge reaches, a root's is the top level: still correct, just less compact.
+//! **Context, chunks and incremental runs.** Groups outside the range keep their edges, and the
+//! chains through them count towards the cap. Besides the range and the ancestors of its groups,
+//! the caller loads as context the `window` groups of the room just before the range (with their
+//! ancestors: their states and chain lengths are needed) and marks the groups in range that have
+//! successors it did not load ([`GroupGraph::mark_outside_successors`]). Nothing else is kept
+//! between runs: the level of a context group's edge is taken from how far back it reaches,
+//! which continues a compressed room within a fraction of a percent of one run.
+//!
+//! [`GroupGraph::mark_outside_successors`]: crate::GroupGraph::mark_outside_successors
 
 mod place;
 mod search;
@@ -86,7 +91,7 @@ impl ForkAwareOptions {
 
 /// The level of an edge that heads every level: a snapshot, or a group that restarted its
 /// branch.
-pub const TOP_LEVEL: u16 = u16::MAX;
+pub(crate) const TOP_LEVEL: u16 = u16::MAX;
 
 /// Compresses the groups in range with the fork-aware method.
 pub fn compress_fork_aware(room: &Room, options: &ForkAwareOptions, interrupts: &mut dyn Interrupts) -> Plan {
