@@ -261,3 +261,22 @@ fn loaded_context_after_the_range_keeps_its_chains() {
         }
     }
 }
+
+#[test]
+fn empty_rooms_ranges_and_huge_caps() {
+    let empty = Tables::default().load(-1);
+    let plan = compress_fork_aware(&empty, &options(100), &mut || {});
+    assert!(plan.changed.is_empty());
+    verify_with_cap(&empty, &plan, Some(100), &mut || {}).unwrap();
+    // Everything is context.
+    let tables = member_chain(50, 10);
+    let room = tables.load(1000);
+    let plan = compress_fork_aware(&room, &options(5), &mut || {});
+    assert!(plan.changed.is_empty());
+    assert_eq!(plan.stats.state_groups, 0);
+    verify_with_cap(&room, &plan, Some(5), &mut || {}).unwrap();
+    // A cap beyond any chain: one delta chain, every snapshot gone.
+    let (after, plan) = fork_and_check(&tables, -1, &options(u32::MAX));
+    assert_eq!(plan.stats.rows_after, 50);
+    assert_eq!(after.max_chain([49]), 50);
+}

@@ -98,7 +98,7 @@ fn restart_base(
             let cost = meter.cost_of(forest, Some(a));
             consider(a, cost, &mut best);
             steps += 1;
-            if steps > 2 * cap {
+            if steps > cap.saturating_mul(2) {
                 break;
             }
             at = layout.parent[a as usize];
