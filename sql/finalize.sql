@@ -10,3 +10,19 @@ ALTER FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, big
     SET search_path = pg_catalog, pg_temp SET jit = off;
 ALTER FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean)
     SET search_path = pg_catalog, pg_temp SET jit = off;
+
+-- Unattended runs: not for PUBLIC either.
+REVOKE ALL ON PROCEDURE synapse_compress.compress_largest_rooms(integer, integer, integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.rooms_to_compress(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.room_status(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.start_run(text, integer, integer, integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.finish_run(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) FROM PUBLIC;
+ALTER FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint)
+    SET search_path = pg_catalog, pg_temp SET jit = off;
+ALTER FUNCTION synapse_compress.rooms_to_compress(bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION synapse_compress.room_status(text, bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION synapse_compress.start_run(text, integer, integer, integer[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION synapse_compress.finish_run(bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) SET search_path = pg_catalog, pg_temp;

@@ -1,91 +1,33 @@
 //! The SQL functions: `compress_room_state` (compress, verify, rewrite in the calling
 //! transaction) and `compress_room_state_sql` (the same change as reviewable statements).
 
-use std::time::Instant;
-
-use compress_core::{compress, verify, Plan, Room, Stats};
+use compress_core::Stats;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::Array;
 
+use crate::compression::{compress_and_verify, refusal, write, written_message, Compressed};
 use crate::errors::{run_or_raise, show_room, Error, Result};
 use crate::request::{levels_arg, Request};
 use crate::tables::Synapse;
-use crate::{load, retry, rewrite, roomlock, script};
+use crate::{load, roomlock, script};
 
-/// A compressed and verified room, ready to be written or printed.
-struct Compressed {
-    room: Room,
-    plan: Plan,
-    timings: String,
-}
-
-fn check_interrupts() {
-    check_for_interrupts!();
-}
-
-/// Why nothing is written, if so.
-fn refusal(req: &Request, stats: &Stats) -> Option<String> {
-    let saved = stats.rows_before as i64 - stats.rows_after as i64;
-    if stats.state_groups_changed == 0 {
-        Some("nothing to change: the groups are already stored this way".into())
-    } else if saved <= 0 {
-        Some(format!("not written: rows would not shrink ({} -> {})", stats.rows_before, stats.rows_after))
-    } else if saved < req.min_saved_rows {
-        Some(format!(
-            "not written: would save {saved} rows, fewer than min_saved_rows ({})",
-            req.min_saved_rows
-        ))
-    } else {
-        None
-    }
-}
-
-/// Loads, compresses and verifies; `None` when the range holds no group.
-fn compress_and_verify(
-    client: &SpiClient<'_>,
-    schema: &str,
-    req: &mut Request,
-) -> Result<Option<Compressed>> {
-    let started = Instant::now();
+/// The groups of the request's range, or the reason there are none.
+fn request_range(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Option<Vec<i64>>> {
     let range = load::range_ids(client, schema, req)?;
-    if range.is_empty() {
-        if !load::room_exists(client, schema, &req.room_id)? {
-            return Err(Error::NoSuchRoom(req.room_id.clone()));
-        }
-        return Ok(None);
+    if !range.is_empty() {
+        return Ok(Some(range));
     }
-    let room = load::load_room(client, schema, &req.room_id, &range)?;
-    let loaded = started.elapsed();
-    let shown = show_room(&req.room_id);
-    notice!(
-        "synapse_compress: room {shown}: loaded {} groups in range and {} before it in {:.2}s",
-        range.len(),
-        room.len() - range.len(),
-        loaded.as_secs_f64()
-    );
-    let t = Instant::now();
-    let plan = compress(&room, &mut req.levels, &mut check_interrupts);
-    let compressed = t.elapsed();
-    let t = Instant::now();
-    verify(&room, &plan, &mut check_interrupts)
-        .map_err(|error| Error::Verification { room: req.room_id.clone(), error })?;
-    let verified = t.elapsed();
-    notice!(
-        "synapse_compress: room {shown}: {} of {} groups change, rows {} -> {}; every group verified in {:.2}s",
-        plan.stats.state_groups_changed,
-        plan.stats.state_groups,
-        plan.stats.rows_before,
-        plan.stats.rows_after,
-        verified.as_secs_f64()
-    );
-    let timings = format!(
-        "load {:.3}s, compress {:.3}s, verify {:.3}s",
-        loaded.as_secs_f64(),
-        compressed.as_secs_f64(),
-        verified.as_secs_f64()
-    );
-    Ok(Some(Compressed { room, plan, timings }))
+    if !load::room_exists(client, schema, &req.room_id)? {
+        return Err(Error::NoSuchRoom(req.room_id.clone()));
+    }
+    Ok(None)
+}
+
+fn compress_request(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Option<Compressed>> {
+    let Some(range) = request_range(client, schema, req)? else { return Ok(None) };
+    let levels = req.levels.clone();
+    compress_and_verify(client, schema, &req.room_id, &range, &[], |_| Ok(levels)).map(Some)
 }
 
 /// The columns of `compress_room_state`'s result (named in its signature).
@@ -107,13 +49,13 @@ fn result_row(room_id: &str, stats: &Stats, applied: bool, message: String) -> R
     )
 }
 
-fn run_compress(mut req: Request) -> Result<ResultRow> {
+fn run_compress(req: Request) -> Result<ResultRow> {
     Spi::connect_mut(|client| {
         let synapse = Synapse::inspect(client, !req.dry_run)?;
         if !req.dry_run {
             roomlock::lock(client, &req.room_id)?;
         }
-        let Some(c) = compress_and_verify(client, &synapse.schema, &mut req)? else {
+        let Some(mut c) = compress_request(client, &synapse.schema, &req)? else {
             return Ok(result_row(
                 &req.room_id,
                 &Stats::default(),
@@ -122,42 +64,30 @@ fn run_compress(mut req: Request) -> Result<ResultRow> {
             ));
         };
         let mut stats = c.plan.stats.clone();
-        if let Some(why) = refusal(&req, &stats) {
+        if let Some(why) = refusal(&stats, req.min_saved_rows) {
             return Ok(result_row(&req.room_id, &stats, false, why));
         }
         if req.dry_run {
             let saved = stats.rows_before - stats.rows_after;
-            let msg = format!("dry run: would save {saved} rows; verified, nothing written ({})", c.timings);
+            let msg = format!(
+                "dry run: would save {saved} rows; verified, nothing written ({})",
+                c.timings.summary()
+            );
             return Ok(result_row(&req.room_id, &stats, false, msg));
         }
-        let t = Instant::now();
-        let outcome = retry::with_retries(&format!("room {}", show_room(&req.room_id)), || {
-            rewrite::apply(client, &synapse, &req.room_id, &c.room, &c.plan)
-        })?;
+        let outcome = write(client, &synapse, &req.room_id, &mut c)?;
         stats.state_groups_changed = outcome.written;
         stats.rows_after = outcome.rows_after;
-        let mut msg = format!(
-            "rewrote {} groups, saved {} rows ({}, write {:.3}s)",
-            outcome.written,
-            stats.rows_before - stats.rows_after,
-            c.timings,
-            t.elapsed().as_secs_f64()
-        );
-        if outcome.skipped > 0 {
-            msg += &format!(
-                "; skipped {} group(s) that changed concurrently or are queued for deletion",
-                outcome.skipped
-            );
-        }
+        let msg = written_message(&stats, &outcome, &c.timings);
         log::info!("room {}: {msg}", show_room(&req.room_id));
         Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))
     })
 }
 
-fn run_script(mut req: Request) -> Result<Vec<String>> {
+fn run_script(req: Request) -> Result<Vec<String>> {
     Spi::connect(|client| {
         let synapse = Synapse::inspect(client, false)?;
-        let Some(c) = compress_and_verify(client, &synapse.schema, &mut req)? else {
+        let Some(c) = compress_request(client, &synapse.schema, &req)? else {
             return Ok(vec!["-- no state groups in the given range".to_owned()]);
         };
         let s = &c.plan.stats;
@@ -169,7 +99,7 @@ fn run_script(mut req: Request) -> Result<Vec<String>> {
             s.rows_before,
             s.rows_after
         );
-        if let Some(why) = refusal(&req, s) {
+        if let Some(why) = refusal(s, req.min_saved_rows) {
             return Ok(vec![header, format!("-- {why}")]);
         }
         let mut out = vec![header];

@@ -7,13 +7,18 @@
 use pgrx::prelude::*;
 
 mod api;
+mod chunk;
+mod compression;
 mod errors;
+mod history;
 mod load;
 mod logging;
+mod progress;
 mod request;
 mod retry;
 mod rewrite;
 mod roomlock;
+mod runs;
 mod script;
 mod settings;
 mod tables;
@@ -31,6 +36,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 /// The schema of every SQL object (created by `sql/bootstrap.sql`).
 #[pg_schema]
 mod synapse_compress {}
+extension_sql_file!("../sql/runs.sql", name = "runs", requires = ["bootstrap"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -17,17 +17,25 @@ pub fn required<T>(value: Option<T>, table: &str, column: &str) -> Result<T> {
 
 /// The groups of the request's range, ascending.
 pub fn range_ids(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Vec<i64>> {
+    let limit = req.groups_to_compress.map(i64::from);
+    range(client, schema, &req.room_id, req.min_state_group, req.max_state_group, limit)
+}
+
+/// The room's groups with `min < id <= max`, ascending, at most `limit` of them.
+pub fn range(
+    client: &SpiClient<'_>,
+    schema: &str,
+    room_id: &str,
+    min: Option<i64>,
+    max: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Vec<i64>> {
     let sql = format!(
         "SELECT id FROM {schema}.state_groups \
          WHERE room_id = $1 AND ($2::bigint IS NULL OR id > $2) AND ($3::bigint IS NULL OR id <= $3) \
          ORDER BY id LIMIT $4"
     );
-    let limit = req.groups_to_compress.map(i64::from);
-    let table = client.select(
-        &sql,
-        None,
-        &[req.room_id.as_str().into(), req.min_state_group.into(), req.max_state_group.into(), limit.into()],
-    )?;
+    let table = client.select(&sql, None, &[room_id.into(), min.into(), max.into(), limit.into()])?;
     let mut ids = Vec::with_capacity(table.len());
     for row in table {
         ids.push(required(row.get::<i64>(1)?, "state_groups", "id")?);
@@ -40,8 +48,15 @@ pub fn room_exists(client: &SpiClient<'_>, schema: &str, room_id: &str) -> Resul
     Ok(client.select(&sql, Some(1), &[room_id.into()])?.first().get_one::<bool>()?.unwrap_or(false))
 }
 
-/// Loads the groups `range` (ascending ids of the room) with every predecessor they reach.
-pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i64]) -> Result<Room> {
+/// Loads the groups `range` (ascending ids of the room) and the groups `context` (read only, e.g.
+/// level heads saved by an earlier chunk) with every predecessor they reach.
+pub fn load_room(
+    client: &SpiClient<'_>,
+    schema: &str,
+    room_id: &str,
+    range: &[i64],
+    context: &[i64],
+) -> Result<Room> {
     let corrupt = |error| Error::corrupt(room_id, error);
     // Edges of the range and, recursively, of every predecessor in the room (UNION stops at
     // cycles), with the room of each predecessor (NULL when it does not exist). The walk stops
@@ -58,9 +73,11 @@ pub fn load_room(client: &SpiClient<'_>, schema: &str, room_id: &str, range: &[i
          ) \
          SELECT state_group, prev_state_group, prev_room FROM chain"
     );
-    let table = client.select(&sql, None, &[range.to_vec().into(), room_id.into()])?;
+    let starts: Vec<i64> = range.iter().chain(context).copied().collect();
+    let table = client.select(&sql, None, &[starts.into(), room_id.into()])?;
     let mut edges = Vec::with_capacity(table.len());
     let mut groups: Vec<(i64, bool)> = range.iter().map(|&id| (id, true)).collect();
+    groups.extend(context.iter().filter(|id| range.binary_search(id).is_err()).map(|&id| (id, false)));
     for row in table {
         let group = required(row.get::<i64>(1)?, "state_group_edges", "state_group")?;
         let prev = required(row.get::<i64>(2)?, "state_group_edges", "prev_state_group")?;

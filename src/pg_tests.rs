@@ -724,4 +724,187 @@ mod tests {
         }
         assert!(lines[0].starts_with(r"-- synapse_compress: room E'!nl\nDROP TABLE"), "{}", lines[0]);
     }
+
+    const WORKED_EXAMPLE: [(i64, Option<i64>); 14] = [
+        (0, None),
+        (1, Some(0)),
+        (2, Some(1)),
+        (3, None),
+        (4, Some(3)),
+        (5, Some(4)),
+        (6, Some(3)),
+        (7, Some(6)),
+        (8, Some(7)),
+        (9, Some(6)),
+        (10, Some(9)),
+        (11, Some(10)),
+        (12, None),
+        (13, Some(12)),
+    ];
+
+    fn chunk(args: &str) -> Value {
+        Spi::get_one::<pgrx::JsonB>(&format!(
+            "SELECT to_jsonb(r) FROM synapse_compress.compress_room_chunk({args}) r"
+        ))
+        .unwrap()
+        .unwrap()
+        .0
+    }
+
+    /// The existing auto compressor's saved state of a room: "level:max:len:head,..." and
+    /// last_compressed.
+    fn saved_state(room: &str) -> String {
+        Spi::get_one::<String>(&format!(
+            "SELECT coalesce(string_agg(format('%s:%s:%s:%s', level_num, max_size, current_length, current_head), ',' ORDER BY level_num), '')
+                 || ' last=' || coalesce((SELECT last_compressed::text FROM state_compressor_progress WHERE room_id = {0}), 'none')
+             FROM state_compressor_state WHERE room_id = {0}",
+            lit(room)
+        ))
+        .unwrap()
+        .unwrap()
+    }
+
+    /// Chunked runs give the tree of one run: the worked example in chunks of 7, and the
+    /// sequence of (chunk size, chunks) (8,1), (100,1), (1,2), (5,1), (5,1).
+    #[pg_test]
+    fn chunked_runs_give_the_tree_of_one_run() {
+        setup();
+        for sequence in [vec![(7, 2)], vec![(8, 1), (100, 1), (1, 2), (5, 1), (5, 1)]] {
+            Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+            Spi::run("DROP TABLE IF EXISTS state_compressor_state, state_compressor_progress, state_compressor_total_progress").unwrap();
+            member_chain(ROOM, 0, 1, 14, 2);
+            let before = states(ROOM);
+            for (size, chunks) in &sequence {
+                for _ in 0..*chunks {
+                    let r = chunk(&format!("{}, chunk_size => {size}, levels => '{{3,3}}'", lit(ROOM)));
+                    assert!(
+                        ["compressed", "done"].contains(&r["outcome"].as_str().unwrap()),
+                        "{sequence:?}: {r}"
+                    );
+                    assert_eq!(states(ROOM), before, "{sequence:?}");
+                }
+            }
+            assert_eq!(edges(ROOM), WORKED_EXAMPLE.to_vec(), "{sequence:?}");
+            assert_eq!(saved_state(ROOM), "1:3:2:13,2:3:1:12 last=13", "{sequence:?}");
+        }
+        // what the existing tool saves after groups 0..6, and that a run ends with 'done'
+        Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state, state_compressor_state, state_compressor_progress, synapse_compress.chunks").unwrap();
+        member_chain(ROOM, 0, 1, 14, 2);
+        chunk(&format!("{}, chunk_size => 7, levels => '{{3,3}}'", lit(ROOM)));
+        assert_eq!(saved_state(ROOM), "1:3:1:6,2:3:2:6 last=6");
+        assert_eq!(count("SELECT count(*) FROM synapse_compress.chunks WHERE outcome = 'compressed'"), 1);
+    }
+
+    /// A room the existing auto compressor left after groups 0..6 (its edges written, its
+    /// levels and progress saved the way it saves them) continues to the same tree.
+    #[pg_test]
+    fn continues_where_the_existing_tool_stopped() {
+        setup();
+        member_chain(ROOM, 0, 1, 14, 2);
+        let before = states(ROOM);
+        // the existing tool's first chunk: same tree for 0..6 (a whole-room call limited to
+        // them writes exactly that), then its tables
+        compress(&format!("{}, levels => '{{3,3}}', max_state_group => 6", lit(ROOM)));
+        Spi::run(
+            "CREATE TABLE state_compressor_state (room_id TEXT NOT NULL, level_num INT NOT NULL, max_size INT NOT NULL,
+                 current_length INT NOT NULL, current_head BIGINT, UNIQUE (room_id, level_num));
+             CREATE TABLE state_compressor_progress (room_id TEXT PRIMARY KEY, last_compressed BIGINT NOT NULL);
+             CREATE TABLE state_compressor_total_progress (lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,
+                 lowest_uncompressed_group BIGINT NOT NULL, CHECK (lock = 'X'));
+             INSERT INTO state_compressor_total_progress (lowest_uncompressed_group) VALUES (0);
+             INSERT INTO state_compressor_state VALUES ('!room:example.org', 1, 3, 1, 6), ('!room:example.org', 2, 3, 2, 6);
+             INSERT INTO state_compressor_progress VALUES ('!room:example.org', 6);",
+        )
+        .unwrap();
+        let r = chunk(&format!("{}, chunk_size => 500, levels => '{{3,3}}'", lit(ROOM)));
+        assert_eq!(r["outcome"], "compressed", "{r}");
+        assert_eq!(r["first_group"], 7, "{r}");
+        assert_eq!(edges(ROOM), WORKED_EXAMPLE.to_vec());
+        assert_eq!(states(ROOM), before);
+        assert_eq!(chunk(&lit(ROOM).replace('!', "!"))["outcome"], "done");
+    }
+
+    /// Saved state that no longer fits is reset with a NOTICE, never a crash: a head Synapse
+    /// purged, a head of another room or beyond the progress, other level sizes; a room that
+    /// no longer exists is dropped from progress.
+    #[pg_test]
+    fn unusable_saved_state_is_reset_not_fatal() {
+        setup();
+        member_chain(ROOM, 0, 1, 40, 5);
+        member_chain(OTHER, 1000, 1, 10, 5);
+        let before = states(ROOM);
+        chunk(&format!("{}, chunk_size => 10, levels => '{{3,3}}'", lit(ROOM)));
+        let bad = [
+            (
+                "UPDATE state_compressor_state SET current_head = 99999 WHERE level_num = 1",
+                "no longer exists",
+            ),
+            (
+                "UPDATE state_compressor_state SET current_head = 1001 WHERE level_num = 1",
+                "no longer exists in the room",
+            ),
+            (
+                "UPDATE state_compressor_state SET current_head = 35 WHERE level_num = 2",
+                "beyond the last compressed",
+            ),
+            ("SELECT 1", "differ from the requested"),
+        ];
+        for (i, (corruption, why)) in bad.iter().enumerate() {
+            Spi::run(corruption).unwrap();
+            let levels = if i == 3 { "{100,50,25}" } else { "{3,3}" };
+            let r = chunk(&format!("{}, chunk_size => 5, levels => '{levels}'", lit(ROOM)));
+            assert!(
+                ["compressed", "skipped", "unchanged"].contains(&r["outcome"].as_str().unwrap()),
+                "{corruption}: {r}"
+            );
+            assert!(r["details"]["levels_reset"].as_str().unwrap_or("").contains(why), "{corruption}: {r}");
+            assert_eq!(states(ROOM), before, "{corruption}");
+        }
+        // the room is purged: dropped from the progress tables
+        Spi::run(&format!("DELETE FROM state_groups WHERE room_id = {}", lit(ROOM))).unwrap();
+        let r = chunk(&lit(ROOM));
+        assert_eq!(r["outcome"], "gone", "{r}");
+        assert_eq!(count("SELECT count(*) FROM state_compressor_progress"), 0);
+        assert_eq!(count("SELECT count(*) FROM state_compressor_state"), 0);
+    }
+
+    /// A chunk that would not save rows is left as it is, with progress advanced and levels
+    /// reset, in plain words.
+    #[pg_test]
+    fn a_chunk_that_saves_nothing_is_skipped_and_progress_advances() {
+        setup();
+        // one snapshot, then pure deltas: starting a chunk at 6 with empty levels would make 6 a
+        // snapshot, which only adds rows
+        member_chain(ROOM, 1, 1, 10, 100);
+        let dump_before = dump();
+        Spi::run(
+            "SELECT * FROM synapse_compress.rooms_to_compress();
+             INSERT INTO state_compressor_progress VALUES ('!room:example.org', 5)",
+        )
+        .unwrap();
+        let r = chunk(&format!("{}, chunk_size => 5", lit(ROOM)));
+        assert_eq!(r["outcome"], "skipped", "{r}");
+        assert!(r["message"].as_str().unwrap().contains("would not save rows"), "{r}");
+        assert_eq!(dump(), dump_before);
+        assert_eq!(saved_state(ROOM), "1:100:0:,2:50:0:,3:25:0: last=10");
+    }
+
+    #[pg_test]
+    fn chunk_arguments_are_checked() {
+        setup();
+        member_chain(ROOM, 1, 1, 10, 5);
+        let call =
+            |args: &str| error_of(&format!("SELECT * FROM synapse_compress.compress_room_chunk({args})"));
+        let r = lit(ROOM);
+        for (args, state) in [
+            ("NULL".to_owned(), "22004"),
+            (format!("{r}, chunk_size => 0"), "22023"),
+            (format!("{r}, chunk_size => NULL"), "22004"),
+            (format!("{r}, levels => '{{0}}'"), "22023"),
+            (format!("{r}, levels => '{{{{1}},{{2}}}}'"), "22023"),
+        ] {
+            let e = call(&args);
+            assert!(e.starts_with(state), "{args}: {e}");
+        }
+    }
 }

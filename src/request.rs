@@ -24,6 +24,29 @@ pub fn levels_arg(levels: Option<Array<'_, i32>>) -> Result<Option<Vec<Option<i3
     Ok(Some(sizes))
 }
 
+/// The `room_id` argument, checked.
+pub fn room_id_arg(room_id: Option<&str>) -> Result<String> {
+    let room_id = room_id.ok_or(Error::NullArgument("room_id"))?;
+    if room_id.len() > MAX_ROOM_ID_BYTES {
+        return Err(Error::Argument(format!(
+            "room_id is {} bytes long; no room id is longer than {MAX_ROOM_ID_BYTES} ({})",
+            room_id.len(),
+            show_room(room_id)
+        )));
+    }
+    Ok(room_id.to_owned())
+}
+
+/// Empty levels of the sizes of the `levels` argument, checked.
+pub fn levels_from(levels: Option<Vec<Option<i32>>>) -> Result<Levels> {
+    let levels = levels.ok_or(Error::NullArgument("levels"))?;
+    let sizes = levels
+        .iter()
+        .map(|l| l.map(i64::from).ok_or(Error::Argument("levels must not contain NULL".into())))
+        .collect::<Result<Vec<i64>>>()?;
+    Ok(Levels::new(&sizes)?)
+}
+
 pub struct Request {
     pub room_id: String,
     pub levels: Levels,
@@ -44,20 +67,8 @@ impl Request {
         min_saved_rows: Option<i64>,
         dry_run: Option<bool>,
     ) -> Result<Self> {
-        let room_id = room_id.ok_or(Error::NullArgument("room_id"))?.to_owned();
-        if room_id.len() > MAX_ROOM_ID_BYTES {
-            return Err(Error::Argument(format!(
-                "room_id is {} bytes long; no room id is longer than {MAX_ROOM_ID_BYTES} ({})",
-                room_id.len(),
-                show_room(&room_id)
-            )));
-        }
-        let levels = levels.ok_or(Error::NullArgument("levels"))?;
-        let sizes = levels
-            .iter()
-            .map(|l| l.map(i64::from).ok_or(Error::Argument("levels must not contain NULL".into())))
-            .collect::<Result<Vec<i64>>>()?;
-        let levels = Levels::new(&sizes)?;
+        let room_id = room_id_arg(room_id)?;
+        let levels = levels_from(levels)?;
         if let (Some(min), Some(max)) = (min_state_group, max_state_group) {
             if min >= max {
                 return Err(Error::Argument(format!(

@@ -26,3 +26,9 @@ pub fn lock_statement(room_id: &str) -> String {
         quote_literal(room_id)
     )
 }
+
+/// Takes the room's lock if no other transaction holds it; `false` if one does.
+pub fn try_lock(client: &mut SpiClient<'_>, room_id: &str) -> Result<bool> {
+    let sql = format!("SELECT pg_catalog.pg_try_advisory_xact_lock({LOCK_CLASS}, pg_catalog.hashtext($1))");
+    Ok(client.update(sql.as_str(), Some(1), &[room_id.into()])?.first().get_one::<bool>()?.unwrap_or(false))
+}

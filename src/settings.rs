@@ -9,7 +9,24 @@ use crate::errors::{Error, Result};
 /// Schema holding Synapse's tables.
 pub static SYNAPSE_SCHEMA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"public"));
 
+/// Days a run's history is kept.
+pub static HISTORY_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+
+pub fn history_days() -> i32 {
+    HISTORY_DAYS.get()
+}
+
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"synapse_compress.history_days",
+        c"Days the history of runs and chunks is kept.",
+        c"Rows of synapse_compress.runs and synapse_compress.chunks older than this are deleted when a run starts.",
+        &HISTORY_DAYS,
+        1,
+        36500,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"synapse_compress.synapse_schema",
         c"Schema that holds Synapse's state tables.",

@@ -1,0 +1,148 @@
+//! The step every compressing entry point shares: load a range of a room (with its context),
+//! compress it from the given levels, and verify the result exactly, reporting progress as
+//! NOTICEs and timing each phase.
+
+use std::time::{Duration, Instant};
+
+use compress_core::{compress, verify, Levels, Plan, Room, Stats};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::errors::{show_room, Error, Result};
+use crate::rewrite::Outcome;
+use crate::tables::Synapse;
+use crate::{load, retry, rewrite};
+
+/// How long each phase took.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timings {
+    pub load: Duration,
+    pub compress: Duration,
+    pub verify: Duration,
+    pub write: Duration,
+}
+
+impl Timings {
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "load {:.3}s, compress {:.3}s, verify {:.3}s",
+            self.load.as_secs_f64(),
+            self.compress.as_secs_f64(),
+            self.verify.as_secs_f64()
+        );
+        if !self.write.is_zero() {
+            out += &format!(", write {:.3}s", self.write.as_secs_f64());
+        }
+        out
+    }
+
+    /// The timings in milliseconds, for result and history columns.
+    pub fn millis(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+        serde_json::json!({
+            "load_ms": ms(self.load),
+            "compress_ms": ms(self.compress),
+            "verify_ms": ms(self.verify),
+            "write_ms": ms(self.write),
+        })
+    }
+}
+
+/// A compressed and verified range, ready to be written or printed.
+pub struct Compressed {
+    pub room: Room,
+    pub plan: Plan,
+    /// The levels as the compression left them (to be saved for the next chunk).
+    pub levels: Levels,
+    pub timings: Timings,
+}
+
+pub fn check_interrupts() {
+    check_for_interrupts!();
+}
+
+/// Why a plan is not written, if so.
+pub fn refusal(stats: &Stats, min_saved_rows: i64) -> Option<String> {
+    let saved = stats.rows_before as i64 - stats.rows_after as i64;
+    if stats.state_groups_changed == 0 {
+        Some("nothing to change: the groups are already stored this way".into())
+    } else if saved <= 0 {
+        Some(format!("not written: rows would not shrink ({} -> {})", stats.rows_before, stats.rows_after))
+    } else if saved < min_saved_rows {
+        Some(format!("not written: would save {saved} rows, fewer than min_saved_rows ({min_saved_rows})"))
+    } else {
+        None
+    }
+}
+
+/// Loads `range` (ascending, not empty) and `context` of the room, compresses the range from the
+/// levels that `levels` builds once the room is loaded (they may name context groups as heads),
+/// and verifies the result.
+pub fn compress_and_verify(
+    client: &SpiClient<'_>,
+    schema: &str,
+    room_id: &str,
+    range: &[i64],
+    context: &[i64],
+    levels: impl FnOnce(&Room) -> Result<Levels>,
+) -> Result<Compressed> {
+    let started = Instant::now();
+    let room = load::load_room(client, schema, room_id, range, context)?;
+    let mut timings = Timings { load: started.elapsed(), ..Timings::default() };
+    let shown = show_room(room_id);
+    notice!(
+        "synapse_compress: room {shown}: loaded {} groups in range and {} before it in {:.2}s",
+        range.len(),
+        room.len() - range.len(),
+        timings.load.as_secs_f64()
+    );
+    let mut levels = levels(&room)?;
+    let t = Instant::now();
+    let plan = compress(&room, &mut levels, &mut check_interrupts);
+    timings.compress = t.elapsed();
+    let t = Instant::now();
+    verify(&room, &plan, &mut check_interrupts)
+        .map_err(|error| Error::Verification { room: room_id.to_owned(), error })?;
+    timings.verify = t.elapsed();
+    notice!(
+        "synapse_compress: room {shown}: {} of {} groups change, rows {} -> {}; every group verified in {:.2}s",
+        plan.stats.state_groups_changed,
+        plan.stats.state_groups,
+        plan.stats.rows_before,
+        plan.stats.rows_after,
+        timings.verify.as_secs_f64()
+    );
+    Ok(Compressed { room, plan, levels, timings })
+}
+
+/// Writes a compressed range under the locking protocol, retrying lost races.
+pub fn write(
+    client: &mut SpiClient<'_>,
+    synapse: &Synapse,
+    room_id: &str,
+    c: &mut Compressed,
+) -> Result<Outcome> {
+    let t = Instant::now();
+    let outcome = retry::with_retries(&format!("room {}", show_room(room_id)), || {
+        rewrite::apply(client, synapse, room_id, &c.room, &c.plan)
+    })?;
+    c.timings.write = t.elapsed();
+    Ok(outcome)
+}
+
+/// What a write did, in words, with its timings.
+pub fn written_message(stats: &Stats, outcome: &Outcome, timings: &Timings) -> String {
+    let mut msg = format!(
+        "rewrote {} groups, saved {} rows ({})",
+        outcome.written,
+        stats.rows_before as i64 - outcome.rows_after as i64,
+        timings.summary()
+    );
+    if outcome.skipped > 0 {
+        msg += &format!(
+            "; skipped {} group(s) that changed concurrently or are queued for deletion",
+            outcome.skipped
+        );
+    }
+    msg
+}
