@@ -3,7 +3,8 @@
 //! longest chain), and the fork-aware method at `max_chain` 50, 100 and 150, with the time to
 //! compress and to verify (exactly, with the chain cap); then the fork-aware method at 100 and
 //! 150 on the room as the level method left it (users switching over: its chains exceed 100, so
-//! at 100 the method may only keep it, `unmet`). Run:
+//! at 100 the method may only keep it, `unmet`). Then what a read of each group walks (Synapse's
+//! recursive query: groups on the chain and their rows), now and after each method. Run:
 //! `cargo run --release -p compress_core --example methods [-- ROOM...]` where ROOM filters by
 //! name (e.g. `busy-5k-1`, `chain-20k`, `chain-50k`; chain-50k only runs when named).
 
@@ -82,6 +83,29 @@ fn rewritten(room: &Room, plan: &Plan) -> Room {
     b.finish().expect("valid room")
 }
 
+/// What Synapse's read of each group in range walks (its recursive query follows the edges and
+/// reads every row of every group on the way): chain length and rows read, p50/p99/max.
+fn reads(room: &Room, plan: Option<&Plan>) -> String {
+    let n = room.len();
+    let mut chain = vec![0u64; n];
+    let mut rows = vec![0u64; n];
+    for node in 0..n as u32 {
+        let (prev, own) = match plan {
+            Some(p) if room.in_range(node) => (p.tree.parent(node), p.tree.entries(node).len() as u64),
+            _ => (room.original_prev(node), room.row_count(node) as u64),
+        };
+        chain[node as usize] = 1 + prev.map_or(0, |p| chain[p as usize]);
+        rows[node as usize] = own + prev.map_or(0, |p| rows[p as usize]);
+    }
+    let pick = |v: &[u64]| {
+        let mut v: Vec<u64> = room.range_nodes().map(|n| v[n as usize]).collect();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
+        format!("{}/{}/{}", at(0.5), at(0.99), v[v.len() - 1])
+    };
+    format!("chain {:<11} rows read {:<17}", pick(&chain), pick(&rows))
+}
+
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
     let out = f();
@@ -104,6 +128,7 @@ fn cell(plan: &Plan, compress: Duration, verify: Duration) -> String {
 
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).collect();
+    let mut read_lines = Vec::new();
     println!("rows after (longest chain) compress/verify ms; build = generate + load into memory");
     println!(
         "{:<10} {:>9} {:>8} | {:<28} | {:<28} | {:<28} | {:<28} | fork100/levels",
@@ -129,6 +154,8 @@ fn main() {
             cell(&levels, lc, lv)
         );
         let mut fork100 = 0;
+        read_lines.push(format!("{name:<10} now       {}", reads(&room, None)));
+        read_lines.push(format!("{name:<10} levels    {}", reads(&room, Some(&levels))));
         for cap in [50, 100, 150] {
             let options = ForkAwareOptions { max_chain: cap, ..ForkAwareOptions::default() };
             let (plan, fc) = timed(|| compress_fork_aware(&room, &options, &mut || {}));
@@ -139,6 +166,7 @@ fn main() {
             if cap == 100 {
                 fork100 = plan.stats.rows_after;
             }
+            read_lines.push(format!("{name:<10} fork {cap:<4} {}", reads(&room, Some(&plan))));
             line += &format!(" {} |", cell(&plan, fc, fv));
         }
         line += &format!(" {:>14.3} |", fork100 as f64 / levels.stats.rows_after as f64);
@@ -152,6 +180,10 @@ fn main() {
             let unmet = if s.chain_cap_unmet { " unmet" } else { "" };
             line += &format!(" {} ({}){unmet}", s.rows_after, s.max_chain_after);
         }
+        println!("{line}");
+    }
+    println!("\nreads of every group in range (p50/p99/max): groups walked, rows read by Synapse's query");
+    for line in read_lines {
         println!("{line}");
     }
 }
