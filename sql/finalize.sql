@@ -4,25 +4,25 @@
 -- search_path is pinned so that no object planted in a schema of the caller's search_path can
 -- run inside a call (everything the functions run is schema-qualified anyway). JIT is off: the
 -- loader's one big index scan gains nothing from it, and it would load LLVM into the backend.
-REVOKE ALL ON FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean) FROM PUBLIC;
-ALTER FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean)
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer) FROM PUBLIC;
+ALTER FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer)
     SET search_path = pg_catalog, pg_temp SET jit = off;
-ALTER FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean)
+ALTER FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer)
     SET search_path = pg_catalog, pg_temp SET jit = off;
 
 -- Unattended runs: not for PUBLIC either.
-REVOKE ALL ON PROCEDURE synapse_compress.compress_largest_rooms(integer, integer, integer[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE synapse_compress.compress_largest_rooms(integer, integer, integer[], text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint, text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION synapse_compress.rooms_to_compress(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION synapse_compress.room_status(text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION synapse_compress.start_run(text, integer, integer, integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION synapse_compress.start_run(text, integer, integer, integer[], text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION synapse_compress.finish_run(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) FROM PUBLIC;
-ALTER FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint)
+ALTER FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint, text, integer)
     SET search_path = pg_catalog, pg_temp SET jit = off;
 ALTER FUNCTION synapse_compress.rooms_to_compress(bigint) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION synapse_compress.room_status(text, bigint) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION synapse_compress.start_run(text, integer, integer, integer[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION synapse_compress.start_run(text, integer, integer, integer[], text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION synapse_compress.finish_run(bigint) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) SET search_path = pg_catalog, pg_temp;

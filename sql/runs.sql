@@ -10,6 +10,8 @@ CREATE TABLE synapse_compress.runs (
     chunk_size       integer     NOT NULL,
     number_of_chunks integer     NOT NULL,
     levels           integer[]   NOT NULL,
+    method           text        NOT NULL DEFAULT 'fork_aware',
+    max_chain        integer,    -- the fork-aware method's cap; NULL for method 'levels'
     chunks           bigint      NOT NULL DEFAULT 0,
     rows_saved       bigint      NOT NULL DEFAULT 0,
     errors           bigint      NOT NULL DEFAULT 0
@@ -43,13 +45,16 @@ SELECT pg_catalog.pg_extension_config_dump('synapse_compress.chunks', '');
 
 -- Compresses up to number_of_chunks chunks of chunk_size groups, the rooms with the most groups
 -- not yet compressed first, committing after every chunk: a cancel or crash loses at most the
--- open chunk. An error in one room is recorded and the run goes on with the next room. A
+-- open chunk. An error in one room is recorded and the run goes on with the next room. method
+-- and max_chain are those of compress_room_chunk (checked once, when the run starts). A
 -- procedure that commits cannot pin search_path with SET, so every name and operator in it is
 -- schema-qualified.
 CREATE PROCEDURE synapse_compress.compress_largest_rooms(
     chunk_size       integer   DEFAULT 500,
     number_of_chunks integer   DEFAULT 100,
-    levels           integer[] DEFAULT '{100,50,25}')
+    levels           integer[] DEFAULT '{100,50,25}',
+    method           text      DEFAULT 'fork_aware',
+    max_chain        integer   DEFAULT NULL)
 LANGUAGE plpgsql
 AS $procedure$
 DECLARE
@@ -61,7 +66,7 @@ DECLARE
     error_state   text;
     error_message text;
 BEGIN
-    run := synapse_compress.start_run('procedure', chunk_size, number_of_chunks, levels);
+    run := synapse_compress.start_run('procedure', chunk_size, number_of_chunks, levels, method, max_chain);
     COMMIT;
     <<rooms>>
     FOR room IN SELECT r.room_id FROM synapse_compress.rooms_to_compress() AS r LOOP
@@ -70,7 +75,7 @@ BEGIN
             failed := false;
             BEGIN
                 SELECT * INTO chunk
-                  FROM synapse_compress.compress_room_chunk(room.room_id, chunk_size, levels, run);
+                  FROM synapse_compress.compress_room_chunk(room.room_id, chunk_size, levels, run, method, max_chain);
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS error_state = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT;
                 failed := true;

@@ -6,9 +6,9 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::Array;
 
-use crate::compression::{compress_and_verify, refusal, write, written_message, Compressed};
+use crate::compression::{compress_and_verify, refusal, write, written_message, Compressed, Compression};
 use crate::errors::{run_or_raise, show_room, Error, Result};
-use crate::request::{levels_arg, Request};
+use crate::request::{levels_arg, Method, Request};
 use crate::tables::Synapse;
 use crate::{load, roomlock, script};
 
@@ -26,14 +26,20 @@ fn request_range(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<
 
 fn compress_request(client: &SpiClient<'_>, schema: &str, req: &Request) -> Result<Option<Compressed>> {
     let Some(range) = request_range(client, schema, req)? else { return Ok(None) };
-    let levels = req.levels.clone();
-    compress_and_verify(client, schema, &req.room_id, &range, &[], |_| Ok(levels)).map(Some)
+    let compression = match &req.method {
+        Method::Levels => {
+            let levels = req.levels.clone();
+            Compression::Levels(Box::new(move |_| Ok(levels)))
+        }
+        Method::ForkAware(options) => Compression::ForkAware(options.clone()),
+    };
+    compress_and_verify(client, schema, &req.room_id, &range, &[], compression).map(Some)
 }
 
 /// The columns of `compress_room_state`'s result (named in its signature).
-type ResultRow = (String, i64, i64, i64, i64, i64, i64, i32, i32, bool, String);
+type ResultRow = (String, i64, i64, i64, i64, i64, i64, i32, i32, Option<i32>, bool, String);
 
-fn result_row(room_id: &str, stats: &Stats, applied: bool, message: String) -> ResultRow {
+fn result_row(room_id: &str, stats: &Stats, method: &Method, applied: bool, message: String) -> ResultRow {
     (
         room_id.to_owned(),
         stats.state_groups as i64,
@@ -44,6 +50,7 @@ fn result_row(room_id: &str, stats: &Stats, applied: bool, message: String) -> R
         stats.resets_no_suitable_prev_size as i64,
         stats.max_chain_before as i32,
         stats.max_chain_after as i32,
+        method.max_chain().map(|cap| cap.min(i32::MAX as u32) as i32),
         applied,
         message,
     )
@@ -59,13 +66,14 @@ fn run_compress(req: Request) -> Result<ResultRow> {
             return Ok(result_row(
                 &req.room_id,
                 &Stats::default(),
+                &req.method,
                 false,
                 "no state groups in the given range".into(),
             ));
         };
         let mut stats = c.plan.stats.clone();
         if let Some(why) = refusal(&stats, req.min_saved_rows) {
-            return Ok(result_row(&req.room_id, &stats, false, why));
+            return Ok(result_row(&req.room_id, &stats, &req.method, false, why));
         }
         if req.dry_run {
             let saved = stats.rows_before - stats.rows_after;
@@ -73,14 +81,14 @@ fn run_compress(req: Request) -> Result<ResultRow> {
                 "dry run: would save {saved} rows; verified, nothing written ({})",
                 c.timings.summary()
             );
-            return Ok(result_row(&req.room_id, &stats, false, msg));
+            return Ok(result_row(&req.room_id, &stats, &req.method, false, msg));
         }
         let outcome = write(client, &synapse, &req.room_id, &mut c)?;
         stats.state_groups_changed = outcome.written;
         stats.rows_after = outcome.rows_after;
         let msg = written_message(&stats, &outcome, &c.timings);
         log::info!("room {}: {msg}", show_room(&req.room_id));
-        Ok(result_row(&req.room_id, &stats, outcome.written > 0, msg))
+        Ok(result_row(&req.room_id, &stats, &req.method, outcome.written > 0, msg))
     })
 }
 
@@ -91,9 +99,11 @@ fn run_script(req: Request) -> Result<Vec<String>> {
             return Ok(vec!["-- no state groups in the given range".to_owned()]);
         };
         let s = &c.plan.stats;
+        let cap = req.method.max_chain().map_or(String::new(), |cap| format!(" max_chain {cap},"));
         let header = format!(
-            "-- synapse_compress: room {}: {} of {} groups change, rows {} -> {}, verified",
+            "-- synapse_compress: room {}: method {},{cap} {} of {} groups change, rows {} -> {}, verified",
             script::quote_literal(&req.room_id),
+            req.method.name(),
             s.state_groups_changed,
             s.state_groups,
             s.rows_before,
@@ -119,6 +129,8 @@ fn compress_room_state<'a>(
     groups_to_compress: default!(Option<i32>, "NULL"),
     min_saved_rows: default!(Option<i64>, 0),
     dry_run: default!(Option<bool>, false),
+    method: default!(Option<&'a str>, "'fork_aware'"),
+    max_chain: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -131,6 +143,7 @@ fn compress_room_state<'a>(
         name!(resets_no_suitable_prev_size, i64),
         name!(max_chain_before, i32),
         name!(max_chain_after, i32),
+        name!(max_chain, Option<i32>),
         name!(applied, bool),
         name!(message, String),
     ),
@@ -145,6 +158,8 @@ fn compress_room_state<'a>(
             groups_to_compress,
             min_saved_rows,
             dry_run,
+            method,
+            max_chain,
         )
         .and_then(run_compress)
     });
@@ -162,6 +177,8 @@ fn compress_room_state_sql<'a>(
     groups_to_compress: default!(Option<i32>, "NULL"),
     min_saved_rows: default!(Option<i64>, 0),
     dry_run: default!(Option<bool>, false),
+    method: default!(Option<&'a str>, "'fork_aware'"),
+    max_chain: default!(Option<i32>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let lines = run_or_raise(|| {
         let levels = levels_arg(levels)?;
@@ -173,6 +190,8 @@ fn compress_room_state_sql<'a>(
             groups_to_compress,
             min_saved_rows,
             dry_run,
+            method,
+            max_chain,
         )
         .and_then(run_script)
     });

@@ -1,10 +1,13 @@
 //! The step every compressing entry point shares: load a range of a room (with its context),
-//! compress it from the given levels, and verify the result exactly, reporting progress as
+//! compress it with the chosen method (the level method from the given levels, or the
+//! fork-aware method under its chain cap), and verify the result exactly, reporting progress as
 //! NOTICEs and timing each phase.
 
 use std::time::{Duration, Instant};
 
-use compress_core::{compress, verify, Levels, Plan, Room, Stats};
+use compress_core::{
+    compress, compress_fork_aware, verify_with_cap, ForkAwareOptions, Levels, Plan, Room, Stats,
+};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -52,8 +55,9 @@ impl Timings {
 pub struct Compressed {
     pub room: Room,
     pub plan: Plan,
-    /// The levels as the compression left them (to be saved for the next chunk).
-    pub levels: Levels,
+    /// The level method's levels as the compression left them (to be saved for the next chunk);
+    /// `None` for the fork-aware method, which keeps nothing between runs.
+    pub levels: Option<Levels>,
     pub timings: Timings,
 }
 
@@ -64,7 +68,12 @@ pub fn check_interrupts() {
 /// Why a plan is not written, if so.
 pub fn refusal(stats: &Stats, min_saved_rows: i64) -> Option<String> {
     let saved = stats.rows_before as i64 - stats.rows_after as i64;
-    if stats.state_groups_changed == 0 {
+    if stats.chain_cap_unmet {
+        Some(format!(
+            "the room's chains already exceed max_chain {}; left as it is (no tree within the cap has fewer rows than now)",
+            stats.max_chain_cap.unwrap_or_default()
+        ))
+    } else if stats.state_groups_changed == 0 {
         Some("nothing to change: the groups are already stored this way".into())
     } else if saved <= 0 {
         Some(format!("not written: rows would not shrink ({} -> {})", stats.rows_before, stats.rows_after))
@@ -75,19 +84,37 @@ pub fn refusal(stats: &Stats, min_saved_rows: i64) -> Option<String> {
     }
 }
 
-/// Loads `range` (ascending, not empty) and `context` of the room, compresses the range from the
-/// levels that `levels` builds once the room is loaded (they may name context groups as heads),
-/// and verifies the result.
+/// How to compress a loaded range.
+pub enum Compression<'a> {
+    /// The level method, from the levels that the function builds once the room is loaded
+    /// (they may name context groups as heads).
+    Levels(Box<dyn FnOnce(&Room) -> Result<Levels> + 'a>),
+    /// The fork-aware method: the `window` groups before the range are loaded as context, and
+    /// groups in range with successors that are not loaded are marked.
+    ForkAware(ForkAwareOptions),
+}
+
+/// Loads `range` (ascending, not empty) and `context` of the room, compresses the range as
+/// `compression` says, and verifies the result exactly (for the fork-aware method, with its
+/// chain cap).
 pub fn compress_and_verify(
     client: &SpiClient<'_>,
     schema: &str,
     room_id: &str,
     range: &[i64],
     context: &[i64],
-    levels: impl FnOnce(&Room) -> Result<Levels>,
+    compression: Compression<'_>,
 ) -> Result<Compressed> {
     let started = Instant::now();
-    let room = load::load_room(client, schema, room_id, range, context)?;
+    let mut context = context.to_vec();
+    let loaded = match &compression {
+        Compression::Levels(_) => load::Loaded::AsIs,
+        Compression::ForkAware(options) => {
+            context.extend(load::window_before(client, schema, room_id, range[0], options.window)?);
+            load::Loaded::MarkOutsideSuccessors
+        }
+    };
+    let room = load::load_room(client, schema, room_id, range, &context, loaded)?;
     let mut timings = Timings { load: started.elapsed(), ..Timings::default() };
     let shown = show_room(room_id);
     notice!(
@@ -96,12 +123,25 @@ pub fn compress_and_verify(
         room.len() - range.len(),
         timings.load.as_secs_f64()
     );
-    let mut levels = levels(&room)?;
     let t = Instant::now();
-    let plan = compress(&room, &mut levels, &mut check_interrupts);
+    let (plan, levels, cap) = match compression {
+        Compression::Levels(start) => {
+            let mut levels = start(&room)?;
+            let plan = compress(&room, &mut levels, &mut check_interrupts);
+            (plan, Some(levels), None)
+        }
+        Compression::ForkAware(options) => {
+            let plan = compress_fork_aware(&room, &options, &mut check_interrupts);
+            (plan, None, Some(options.max_chain))
+        }
+    };
     timings.compress = t.elapsed();
     let t = Instant::now();
-    verify(&room, &plan, &mut check_interrupts)
+    // A plan that changes nothing is not written: its chains are the room's own, which may exceed
+    // the cap (the plan then says so, `chain_cap_unmet`). Every plan that changes a group must
+    // keep every chain of the range within the cap.
+    let cap = cap.filter(|_| !plan.changed.is_empty());
+    verify_with_cap(&room, &plan, cap, &mut check_interrupts)
         .map_err(|error| Error::Verification { room: room_id.to_owned(), error })?;
     timings.verify = t.elapsed();
     notice!(

@@ -45,7 +45,13 @@ impl From<pgrx::spi::Error> for Error {
 
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
-        Error::Argument(format!("invalid levels: {e}"))
+        match e {
+            // the fork-aware method's settings: their messages name them
+            ConfigError::MaxChainNotPositive { .. } | ConfigError::WindowOutOfRange { .. } => {
+                Error::Argument(e.to_string())
+            }
+            _ => Error::Argument(format!("invalid levels: {e}")),
+        }
     }
 }
 

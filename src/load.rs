@@ -2,6 +2,12 @@
 //! of their predecessors in the same room (context), then the state rows in ascending group
 //! order, handed by the executor to a DestReceiver that feeds the core's [`RoomBuilder`] without
 //! copying tuples. Every row must belong to the room; NULLs and foreign rows are refused.
+//!
+//! For the fork-aware method a load also takes the `window` groups of the room just before the
+//! range as context ([`window_before`]), and marks the groups in range that have a successor it
+//! did not load ([`Loaded::MarkOutsideSuccessors`]): a later chunk's groups, groups after a
+//! `max_state_group`, or groups Synapse added meanwhile. Those groups never get deeper, since
+//! the chains of their unseen successors run through them.
 use compress_core::{GroupGraph, InputError, Room, RoomBuilder};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -43,19 +49,73 @@ pub fn range(
     Ok(ids)
 }
 
+/// Up to `window` groups of the room just before group `first` (ascending): the fork-aware
+/// method's context before a range that does not start at the room's first group.
+pub fn window_before(
+    client: &SpiClient<'_>,
+    schema: &str,
+    room_id: &str,
+    first: i64,
+    window: u32,
+) -> Result<Vec<i64>> {
+    let sql = format!(
+        "SELECT id FROM {schema}.state_groups WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    );
+    let table = client.select(&sql, None, &[room_id.into(), first.into(), i64::from(window).into()])?;
+    let mut ids = Vec::with_capacity(table.len());
+    for row in table {
+        ids.push(required(row.get::<i64>(1)?, "state_groups", "id")?);
+    }
+    ids.reverse();
+    Ok(ids)
+}
+
+/// Which groups a load tells the core about beyond what it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    /// Nothing (the level method, which never looks at successors).
+    AsIs,
+    /// The groups in range with a successor that is not loaded
+    /// ([`GroupGraph::mark_outside_successors`]).
+    MarkOutsideSuccessors,
+}
+
+/// The groups in `range` that are the predecessor of a group not in `loaded` (through the index
+/// on `prev_state_group`).
+fn outside_successors(
+    client: &SpiClient<'_>,
+    schema: &str,
+    range: &[i64],
+    loaded: &[i64],
+) -> Result<Vec<i64>> {
+    let sql = format!(
+        "SELECT DISTINCT prev_state_group FROM {schema}.state_group_edges \
+         WHERE prev_state_group = ANY($1) AND NOT state_group = ANY($2)"
+    );
+    let table = client.select(&sql, None, &[range.into(), loaded.into()])?;
+    let mut ids = Vec::with_capacity(table.len());
+    for row in table {
+        ids.push(required(row.get::<i64>(1)?, "state_group_edges", "prev_state_group")?);
+    }
+    Ok(ids)
+}
+
 pub fn room_exists(client: &SpiClient<'_>, schema: &str, room_id: &str) -> Result<bool> {
     let sql = format!("SELECT EXISTS (SELECT 1 FROM {schema}.state_groups WHERE room_id = $1)");
     Ok(client.select(&sql, Some(1), &[room_id.into()])?.first().get_one::<bool>()?.unwrap_or(false))
 }
 
 /// Loads the groups `range` (ascending ids of the room) and the groups `context` (read only, e.g.
-/// level heads saved by an earlier chunk) with every predecessor they reach.
+/// level heads saved by an earlier chunk, the fork-aware method's window) with every predecessor
+/// they reach; with [`Loaded::MarkOutsideSuccessors`], marks the groups in range that have a
+/// successor not loaded.
 pub fn load_room(
     client: &SpiClient<'_>,
     schema: &str,
     room_id: &str,
     range: &[i64],
     context: &[i64],
+    loaded: Loaded,
 ) -> Result<Room> {
     let corrupt = |error| Error::corrupt(room_id, error);
     // Edges of the range and, recursively, of every predecessor in the room (UNION stops at
@@ -93,7 +153,11 @@ pub fn load_room(
         }
         edges.push((group, prev));
     }
-    let graph = GroupGraph::new(groups, &edges).map_err(corrupt)?;
+    let mut graph = GroupGraph::new(groups, &edges).map_err(corrupt)?;
+    if loaded == Loaded::MarkOutsideSuccessors {
+        let marked = outside_successors(client, schema, range, graph.ids())?;
+        graph.mark_outside_successors(marked);
+    }
     let ids = graph.ids().to_vec();
     let mut builder = RoomBuilder::new(graph);
     let sql = format!(

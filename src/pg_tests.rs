@@ -143,7 +143,7 @@ mod tests {
         // a snapshot every 2 groups, so that the reference tree saves rows
         member_chain(ROOM, 0, 1, 14, 2);
         let before = states(ROOM);
-        let r = compress(&format!("{}, levels => '{{3,3}}'", lit(ROOM)));
+        let r = compress(&format!("{}, levels => '{{3,3}}', method => 'levels'", lit(ROOM)));
         assert_eq!(r["applied"], true, "{r}");
         let expected = vec![
             (0, None),
@@ -413,7 +413,7 @@ mod tests {
             ],
         );
         let before = states(ROOM);
-        let r = compress(&format!("{}, levels => '{{2,2}}'", lit(ROOM)));
+        let r = compress(&format!("{}, levels => '{{2,2}}', method => 'levels'", lit(ROOM)));
         assert_eq!(states(ROOM), before, "{r}");
         assert_eq!(
             count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))),
@@ -435,7 +435,7 @@ mod tests {
         let g21 = dump_groups("state_group = 21");
         let seq10 = count("SELECT sequence_number FROM state_groups_pending_deletion WHERE state_group = 10");
         let before = states(ROOM);
-        let r = compress(&lit(ROOM));
+        let r = compress(&format!("{}, method => 'levels'", lit(ROOM)));
         assert_eq!(r["applied"], true, "{r}");
         assert!(r["message"].as_str().unwrap().contains("skipped"), "{r}");
         assert_eq!(dump_groups("state_group = 21"), g21);
@@ -518,7 +518,7 @@ mod tests {
         Spi::run("CREATE ROLE synapse_compress_nobody").unwrap();
         for f in ["compress_room_state", "compress_room_state_sql"] {
             let q = format!(
-                "SELECT has_function_privilege('synapse_compress_nobody', 'synapse_compress.{f}(text, integer[], bigint, bigint, integer, bigint, boolean)', 'EXECUTE')"
+                "SELECT has_function_privilege('synapse_compress_nobody', 'synapse_compress.{f}(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer)', 'EXECUTE')"
             );
             assert_eq!(Spi::get_one::<bool>(&q).unwrap(), Some(false), "{f}");
             let config = format!("SELECT proconfig::text FROM pg_proc WHERE proname = '{f}'");
@@ -710,7 +710,7 @@ mod tests {
         );
         let lines: Vec<String> = Spi::connect(|c| {
             c.select(
-                "SELECT * FROM synapse_compress.compress_room_state_sql($1, levels => '{5}')",
+                "SELECT * FROM synapse_compress.compress_room_state_sql($1, levels => '{5}', method => 'levels')",
                 None,
                 &[room.into()],
             )
@@ -776,7 +776,10 @@ mod tests {
             let before = states(ROOM);
             for (size, chunks) in &sequence {
                 for _ in 0..*chunks {
-                    let r = chunk(&format!("{}, chunk_size => {size}, levels => '{{3,3}}'", lit(ROOM)));
+                    let r = chunk(&format!(
+                        "{}, chunk_size => {size}, levels => '{{3,3}}', method => 'levels'",
+                        lit(ROOM)
+                    ));
                     assert!(
                         ["compressed", "done"].contains(&r["outcome"].as_str().unwrap()),
                         "{sequence:?}: {r}"
@@ -790,7 +793,7 @@ mod tests {
         // what the existing tool saves after groups 0..6, and that a run ends with 'done'
         Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state, state_compressor_state, state_compressor_progress, synapse_compress.chunks").unwrap();
         member_chain(ROOM, 0, 1, 14, 2);
-        chunk(&format!("{}, chunk_size => 7, levels => '{{3,3}}'", lit(ROOM)));
+        chunk(&format!("{}, chunk_size => 7, levels => '{{3,3}}', method => 'levels'", lit(ROOM)));
         assert_eq!(saved_state(ROOM), "1:3:1:6,2:3:2:6 last=6");
         assert_eq!(count("SELECT count(*) FROM synapse_compress.chunks WHERE outcome = 'compressed'"), 1);
     }
@@ -804,7 +807,7 @@ mod tests {
         let before = states(ROOM);
         // the existing tool's first chunk: same tree for 0..6 (a whole-room call limited to
         // them writes exactly that), then its tables
-        compress(&format!("{}, levels => '{{3,3}}', max_state_group => 6", lit(ROOM)));
+        compress(&format!("{}, levels => '{{3,3}}', max_state_group => 6, method => 'levels'", lit(ROOM)));
         Spi::run(
             "CREATE TABLE state_compressor_state (room_id TEXT NOT NULL, level_num INT NOT NULL, max_size INT NOT NULL,
                  current_length INT NOT NULL, current_head BIGINT, UNIQUE (room_id, level_num));
@@ -816,7 +819,7 @@ mod tests {
              INSERT INTO state_compressor_progress VALUES ('!room:example.org', 6);",
         )
         .unwrap();
-        let r = chunk(&format!("{}, chunk_size => 500, levels => '{{3,3}}'", lit(ROOM)));
+        let r = chunk(&format!("{}, chunk_size => 500, levels => '{{3,3}}', method => 'levels'", lit(ROOM)));
         assert_eq!(r["outcome"], "compressed", "{r}");
         assert_eq!(r["first_group"], 7, "{r}");
         assert_eq!(edges(ROOM), WORKED_EXAMPLE.to_vec());
@@ -833,7 +836,7 @@ mod tests {
         member_chain(ROOM, 0, 1, 40, 5);
         member_chain(OTHER, 1000, 1, 10, 5);
         let before = states(ROOM);
-        chunk(&format!("{}, chunk_size => 10, levels => '{{3,3}}'", lit(ROOM)));
+        chunk(&format!("{}, chunk_size => 10, levels => '{{3,3}}', method => 'levels'", lit(ROOM)));
         let bad = [
             (
                 "UPDATE state_compressor_state SET current_head = 99999 WHERE level_num = 1",
@@ -852,7 +855,8 @@ mod tests {
         for (i, (corruption, why)) in bad.iter().enumerate() {
             Spi::run(corruption).unwrap();
             let levels = if i == 3 { "{100,50,25}" } else { "{3,3}" };
-            let r = chunk(&format!("{}, chunk_size => 5, levels => '{levels}'", lit(ROOM)));
+            let r =
+                chunk(&format!("{}, chunk_size => 5, levels => '{levels}', method => 'levels'", lit(ROOM)));
             assert!(
                 ["compressed", "skipped", "unchanged"].contains(&r["outcome"].as_str().unwrap()),
                 "{corruption}: {r}"
@@ -882,7 +886,7 @@ mod tests {
              INSERT INTO state_compressor_progress VALUES ('!room:example.org', 5)",
         )
         .unwrap();
-        let r = chunk(&format!("{}, chunk_size => 5", lit(ROOM)));
+        let r = chunk(&format!("{}, chunk_size => 5, method => 'levels'", lit(ROOM)));
         assert_eq!(r["outcome"], "skipped", "{r}");
         assert!(r["message"].as_str().unwrap().contains("would not save rows"), "{r}");
         assert_eq!(dump(), dump_before);

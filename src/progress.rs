@@ -68,19 +68,19 @@ pub struct Saved {
     pub reset: Option<String>,
 }
 
+/// The room's last compressed group (`None`: never compressed in chunks). The fork-aware method
+/// reads only this.
+pub fn last_compressed(client: &SpiClient<'_>, synapse: &Synapse, room_id: &str) -> Result<Option<i64>> {
+    let schema = &synapse.schema;
+    let sql =
+        format!("SELECT (SELECT last_compressed FROM {schema}.state_compressor_progress WHERE room_id = $1)");
+    Ok(client.select(&sql, Some(1), &[room_id.into()])?.first().get_one::<i64>()?)
+}
+
 /// Reads the room's saved state and keeps its levels only if they are usable with `sizes`.
 pub fn read(client: &SpiClient<'_>, synapse: &Synapse, room_id: &str, sizes: &[i64]) -> Result<Saved> {
     let schema = &synapse.schema;
-    let last_compressed = client
-        .select(
-            &format!(
-                "SELECT (SELECT last_compressed FROM {schema}.state_compressor_progress WHERE room_id = $1)"
-            ),
-            Some(1),
-            &[room_id.into()],
-        )?
-        .first()
-        .get_one::<i64>()?;
+    let last_compressed = last_compressed(client, synapse, room_id)?;
     let mut levels = Vec::new();
     let sql = format!(
         "SELECT s.level_num, s.max_size, s.current_length, s.current_head, \
@@ -204,3 +204,4 @@ pub fn update_total(client: &mut SpiClient<'_>, synapse: &Synapse) -> Result<()>
     client.update(sql.as_str(), None, &[])?;
     Ok(())
 }
+

@@ -13,7 +13,7 @@ use pgrx::Array;
 
 use crate::chunk::chunk_size_arg;
 use crate::errors::{run_or_raise, Error, Result};
-use crate::request::{levels_arg, levels_from};
+use crate::request::{levels_arg, levels_from, method_arg};
 use crate::tables::Synapse;
 use crate::{progress, settings};
 
@@ -52,14 +52,17 @@ fn rooms_to_compress(
     TableIterator::new(rooms)
 }
 
-/// Starts a run: checks its arguments, creates the progress tables if missing, prunes the
-/// history and records the run. Returns its id.
+/// Starts a run: checks its arguments (`method` and `max_chain` as the SQL arguments give them),
+/// creates the progress tables if missing, prunes the history and records the run. Returns its
+/// id.
 pub fn start(
     client: &mut SpiClient<'_>,
     source: &str,
     chunk_size: Option<i32>,
     number_of_chunks: Option<i32>,
     levels: Option<Vec<Option<i32>>>,
+    method: Option<&str>,
+    max_chain: Option<i32>,
 ) -> Result<i64> {
     let number_of_chunks = number_of_chunks.ok_or(Error::NullArgument("number_of_chunks"))?;
     if number_of_chunks < 1 {
@@ -67,6 +70,8 @@ pub fn start(
     }
     let chunk_size = chunk_size_arg(chunk_size)?;
     let sizes: Vec<i32> = levels_from(levels)?.levels().iter().map(|l| l.max as i32).collect();
+    let method = method_arg(method, max_chain, &sizes.iter().map(|&s| i64::from(s)).collect::<Vec<_>>())?;
+    let cap = method.max_chain().map(|cap| cap.min(i32::MAX as u32) as i32);
     let synapse = Synapse::inspect(client, true)?;
     progress::ensure_tables(client, &synapse)?;
     client.update(
@@ -76,10 +81,17 @@ pub fn start(
     )?;
     let id = client
         .update(
-            "INSERT INTO synapse_compress.runs (source, chunk_size, number_of_chunks, levels) \
-             VALUES ($1, $2, $3, $4) RETURNING run_id",
+            "INSERT INTO synapse_compress.runs (source, chunk_size, number_of_chunks, levels, method, max_chain) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING run_id",
             Some(1),
-            &[source.into(), chunk_size.into(), number_of_chunks.into(), sizes.into()],
+            &[
+                source.into(),
+                chunk_size.into(),
+                number_of_chunks.into(),
+                sizes.into(),
+                method.name().into(),
+                cap.into(),
+            ],
         )?
         .first()
         .get_one::<i64>()?;
@@ -129,11 +141,15 @@ fn start_run<'a>(
     chunk_size: Option<i32>,
     number_of_chunks: Option<i32>,
     levels: Option<Array<'a, i32>>,
+    method: Option<&'a str>,
+    max_chain: Option<i32>,
 ) -> i64 {
     run_or_raise(|| {
         let levels = levels_arg(levels)?;
         let source = source.unwrap_or("procedure");
-        Spi::connect_mut(|client| start(client, source, chunk_size, number_of_chunks, levels))
+        Spi::connect_mut(|client| {
+            start(client, source, chunk_size, number_of_chunks, levels, method, max_chain)
+        })
     })
 }
 
