@@ -911,4 +911,306 @@ mod tests {
             assert!(e.starts_with(state), "{args}: {e}");
         }
     }
+
+    /// Two branches growing side by side from ids `first..first+n` (each group extends the group
+    /// two before it), each stored with a snapshot every `every` hops of its own branch: the
+    /// level method, which walks ids, jumps between the branches and grows the room.
+    fn two_branches(room: &str, first: i64, n: i64, every: i64) {
+        let r = lit(room);
+        let snapshot = format!("(i < 2 OR (i / 2) % {every} = 0)");
+        Spi::run(&format!(
+            "INSERT INTO state_groups (id, room_id, event_id)
+                 SELECT {first} + i, {r}, '$ev' || i FROM generate_series(0, {n} - 1) i;
+             INSERT INTO state_group_edges (state_group, prev_state_group)
+                 SELECT {first} + i, {first} + i - 2 FROM generate_series(0, {n} - 1) i WHERE NOT {snapshot};
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i, {r}, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'k' || i, '$e' || i
+                 FROM generate_series(0, {n} - 1) i WHERE NOT {snapshot};
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i, {r}, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'k' || k, '$e' || k
+                 FROM generate_series(0, {n} - 1) i, generate_series(i % 2, i, 2) k WHERE {snapshot};"
+        ))
+        .unwrap();
+    }
+
+    /// The longest chain (counting the group itself) a read of each group of the room walks,
+    /// along the real edges, for the groups with `min <= id <= max`.
+    fn longest_chain(room: &str, min: i64, max: i64) -> i64 {
+        count(&format!(
+            "WITH RECURSIVE c(g, at, n) AS (
+                 SELECT id, id, 1 FROM state_groups WHERE room_id = {} AND id BETWEEN {min} AND {max}
+               UNION ALL
+                 SELECT c.g, e.prev_state_group, c.n + 1 FROM c JOIN state_group_edges e ON e.state_group = c.at)
+             SELECT max(n) FROM c",
+            lit(room)
+        ))
+    }
+
+    /// Per group of the room, its chain length along the real edges.
+    fn chains(room: &str) -> Vec<(i64, i64)> {
+        Spi::connect(|c| {
+            c.select(
+                "WITH RECURSIVE c(g, at, n) AS (
+                     SELECT id, id, 1 FROM state_groups WHERE room_id = $1
+                   UNION ALL
+                     SELECT c.g, e.prev_state_group, c.n + 1 FROM c JOIN state_group_edges e ON e.state_group = c.at)
+                 SELECT g, max(n) FROM c GROUP BY g ORDER BY g",
+                None,
+                &[room.into()],
+            )
+            .unwrap()
+            .map(|row| (row.get::<i64>(1).unwrap().unwrap(), row.get::<i64>(2).unwrap().unwrap()))
+            .collect()
+        })
+    }
+
+    /// The default method writes a forked room that the reference level method would grow (and
+    /// so refuses), and every group resolves the same.
+    #[pg_test]
+    fn the_default_method_writes_a_forked_room_the_reference_refuses() {
+        setup();
+        two_branches(ROOM, 0, 400, 50);
+        let before = states(ROOM);
+        let dump_before = dump();
+        let reference = compress(&format!("{}, method => 'levels'", lit(ROOM)));
+        assert_eq!(reference["applied"], false, "{reference}");
+        assert!(reference["message"].as_str().unwrap().contains("rows would not shrink"), "{reference}");
+        assert!(reference["max_chain"].is_null(), "{reference}");
+        assert_eq!(dump(), dump_before);
+
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_eq!(r["max_chain"], 100, "{r}");
+        let rows_before = r["rows_before"].as_i64().unwrap();
+        let rows_after = r["rows_after"].as_i64().unwrap();
+        assert_eq!(rows_after, count("SELECT count(*) FROM state_groups_state"));
+        assert!(rows_after < rows_before, "{r}");
+        assert!(rows_after < reference["rows_after"].as_i64().unwrap(), "{r} vs {reference}");
+        assert!(r["max_chain_after"].as_i64().unwrap() <= 100, "{r}");
+        assert!(longest_chain(ROOM, 0, 399) <= 100);
+        assert_eq!(states(ROOM), before);
+        assert_eq!(
+            count(&format!("SELECT count(*) FROM synapse_compress_test.graph_problems({})", lit(ROOM))),
+            0
+        );
+        // every edge stays on its branch
+        assert_eq!(
+            count("SELECT count(*) FROM state_group_edges WHERE (state_group - prev_state_group) % 2 <> 0"),
+            0
+        );
+    }
+
+    /// max_chain counts the chains through groups before the range (context), along the real
+    /// edges: a range whose predecessors already have long chains.
+    #[pg_test]
+    fn max_chain_is_honoured_through_context_groups() {
+        setup();
+        // snapshots at 0 and 100; groups 90..129 in range, 0..89 before it (chains up to 90)
+        member_chain(ROOM, 0, 1, 130, 100);
+        let before = states(ROOM);
+        let outside = dump_groups("state_group < 90");
+        let r = compress(&format!("{}, min_state_group => 89", lit(ROOM)));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_eq!(r["state_groups"], 40, "{r}");
+        assert_eq!(r["max_chain_before"], 100, "{r}");
+        let after = r["max_chain_after"].as_i64().unwrap();
+        assert!(after <= 100, "{r}");
+        assert_eq!(longest_chain(ROOM, 90, 129), after, "{r}");
+        assert!(r["rows_after"].as_i64().unwrap() < r["rows_before"].as_i64().unwrap(), "{r}");
+        // group 100 became a delta on a shallow context group
+        let base = count("SELECT prev_state_group FROM state_group_edges WHERE state_group = 100");
+        assert!(base < 90, "group 100 is based on {base}");
+        assert_eq!(dump_groups("state_group < 90"), outside);
+        assert_eq!(states(ROOM), before);
+
+        // a tighter cap than the chains before the range allow: within the cap, or left alone
+        // and said so
+        Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+        member_chain(ROOM, 0, 1, 130, 100);
+        let dump_before = dump();
+        let r = compress(&format!("{}, min_state_group => 89, max_chain => 60", lit(ROOM)));
+        assert_eq!(r["max_chain"], 60, "{r}");
+        if r["applied"] == true {
+            assert!(longest_chain(ROOM, 90, 129) <= 60, "{r}");
+        } else {
+            assert!(r["message"].as_str().unwrap().contains("already exceed max_chain 60"), "{r}");
+            assert_eq!(dump(), dump_before);
+        }
+        assert_eq!(states(ROOM), before);
+    }
+
+    /// A room whose chains already exceed max_chain, where no tree within the cap has fewer rows:
+    /// left as it is, in plain words.
+    #[pg_test]
+    fn a_room_over_the_cap_is_left_alone_and_reported() {
+        setup();
+        member_chain(ROOM, 1, 1, 12, 1000);
+        let dump_before = dump();
+        let r = compress(&format!("{}, max_chain => 5", lit(ROOM)));
+        assert_eq!(r["applied"], false, "{r}");
+        assert_eq!(r["max_chain"], 5, "{r}");
+        assert_eq!(r["max_chain_after"], 12, "{r}");
+        assert_eq!(r["rows_after"], r["rows_before"], "{r}");
+        assert_eq!(
+            r["message"],
+            "the room's chains already exceed max_chain 5; left as it is (no tree within the cap has fewer rows than now)",
+            "{r}"
+        );
+        assert_eq!(dump(), dump_before);
+        let r = chunk(&format!("{}, max_chain => 5", lit(ROOM)));
+        assert_eq!(r["outcome"], "skipped", "{r}");
+        assert!(r["message"].as_str().unwrap().contains("already exceed max_chain 5"), "{r}");
+        assert_eq!(r["details"]["chain_cap_unmet"], true, "{r}");
+        assert_eq!(dump(), dump_before);
+    }
+
+    /// A group in range whose successor lies outside the range never gets deeper: the chains of
+    /// the groups after the range stay as they are, whatever max_chain allows.
+    #[pg_test]
+    fn groups_with_successors_after_the_range_never_get_deeper() {
+        setup();
+        // snapshots at 1, 101, 201, 301; range 151..250: making 201 a delta on 200 would save
+        // 200 rows but push 251..300 (deltas on 250) past 150
+        member_chain(ROOM, 1, 1, 400, 100);
+        let before = states(ROOM);
+        let chains_before = chains(ROOM);
+        let outside = dump_groups("state_group <= 150 OR state_group > 250");
+        let r = compress(&format!(
+            "{}, min_state_group => 150, max_state_group => 250, max_chain => 150",
+            lit(ROOM)
+        ));
+        assert_eq!(r["state_groups"], 100, "{r}");
+        assert_eq!(dump_groups("state_group <= 150 OR state_group > 250"), outside);
+        let chains_after = chains(ROOM);
+        for ((g, b), (_, a)) in chains_before.iter().zip(&chains_after) {
+            if *g > 250 {
+                assert!(a <= b, "group {g} after the range got deeper: {b} -> {a} ({r})");
+            }
+            assert!(*a <= 150.max(*b), "group {g}: {b} -> {a} ({r})");
+        }
+        assert_eq!(states(ROOM), before);
+        // the same in chunks: the first chunk's last groups carry the next chunk
+        Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+        member_chain(ROOM, 1, 1, 400, 100);
+        Spi::run("SELECT * FROM synapse_compress.rooms_to_compress(); INSERT INTO state_compressor_progress VALUES ('!room:example.org', 150)").unwrap();
+        let r = chunk(&format!("{}, chunk_size => 100, max_chain => 150", lit(ROOM)));
+        assert_eq!(r["last_group"], 250, "{r}");
+        let chains_after = chains(ROOM);
+        for ((g, b), (_, a)) in chains_before.iter().zip(&chains_after) {
+            if *g > 250 {
+                assert!(a <= b, "chunk: group {g} after the range got deeper: {b} -> {a} ({r})");
+            }
+        }
+        assert_eq!(states(ROOM), before);
+    }
+
+    /// Fork-aware runs in chunks of 500 end within 2% of the rows of one whole-room call, with
+    /// every state the same; only last_compressed is kept, the room's levels are reset.
+    #[pg_test]
+    fn fork_aware_chunks_end_near_one_run() {
+        setup();
+        const CHUNKED: &str = "!chunked:example.org";
+        for (shape, n) in [("branches", 1600), ("chain", 2000)] {
+            Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state").unwrap();
+            Spi::run("DROP TABLE IF EXISTS state_compressor_state, state_compressor_progress, state_compressor_total_progress").unwrap();
+            if shape == "branches" {
+                two_branches(ROOM, 0, n, 50);
+                two_branches(CHUNKED, 100_000, n, 50);
+            } else {
+                member_chain(ROOM, 0, 1, n, 100);
+                member_chain(CHUNKED, 100_000, 1, n, 100);
+            }
+            let (before, before_chunked) = (states(ROOM), states(CHUNKED));
+            let one = compress(&lit(ROOM));
+            assert_eq!(one["applied"], true, "{shape}: {one}");
+            let mut chunks = 0;
+            loop {
+                let r = chunk(&format!("{}, chunk_size => 500", lit(CHUNKED)));
+                if r["outcome"] == "done" {
+                    break;
+                }
+                assert!(
+                    ["compressed", "unchanged"].contains(&r["outcome"].as_str().unwrap()),
+                    "{shape}: {r}"
+                );
+                assert_eq!(r["max_chain"], 100, "{r}");
+                assert_eq!(r["details"]["method"], "fork_aware", "{r}");
+                chunks += 1;
+            }
+            assert_eq!(chunks, (n + 499) / 500, "{shape}");
+            let rows_one =
+                count(&format!("SELECT count(*) FROM state_groups_state WHERE room_id = {}", lit(ROOM)));
+            let rows_chunked =
+                count(&format!("SELECT count(*) FROM state_groups_state WHERE room_id = {}", lit(CHUNKED)));
+            assert!(
+                (rows_chunked - rows_one).abs() * 50 <= rows_one,
+                "{shape}: chunks {rows_chunked} rows, one run {rows_one}"
+            );
+            assert!(longest_chain(CHUNKED, 100_000, 100_000 + n) <= 100, "{shape}");
+            assert_eq!(states(ROOM), before, "{shape}");
+            assert_eq!(states(CHUNKED), before_chunked, "{shape}");
+            assert_eq!(saved_state(CHUNKED), format!("1:100:0:,2:50:0:,3:25:0: last={}", 100_000 + n - 1));
+        }
+        // after a chunk of the level method, a fork-aware chunk resets the saved levels; the level
+        // method then starts afresh without a reset NOTICE
+        Spi::run("TRUNCATE state_groups, state_group_edges, state_groups_state, state_compressor_state, state_compressor_progress").unwrap();
+        member_chain(ROOM, 0, 1, 30, 5);
+        let before = states(ROOM);
+        chunk(&format!("{}, chunk_size => 10, method => 'levels'", lit(ROOM)));
+        assert_ne!(saved_state(ROOM), "1:100:0:,2:50:0:,3:25:0: last=9");
+        chunk(&format!("{}, chunk_size => 10", lit(ROOM)));
+        assert_eq!(saved_state(ROOM), "1:100:0:,2:50:0:,3:25:0: last=19");
+        let r = chunk(&format!("{}, chunk_size => 10, method => 'levels'", lit(ROOM)));
+        assert!(r["details"]["levels_reset"].is_null(), "{r}");
+        assert_eq!(r["first_group"], 20, "{r}");
+        assert_eq!(states(ROOM), before);
+    }
+
+    /// method and max_chain: a bad method name, NULL, max_chain with the level method, a
+    /// max_chain below 1, levels with the fork-aware method, on every compressing entry point.
+    #[pg_test]
+    fn method_and_max_chain_are_checked() {
+        setup();
+        member_chain(ROOM, 1, 1, 30, 10);
+        let before = dump();
+        let r = lit(ROOM);
+        let cases = [
+            ("method => 'zip'", "22023", "method must be 'fork_aware' or 'levels', not 'zip'"),
+            ("method => 'LEVELS'", "22023", "method must be 'fork_aware' or 'levels'"),
+            ("method => NULL", "22004", "method must not be NULL"),
+            (
+                "method => 'levels', max_chain => 100",
+                "22023",
+                "max_chain (100) applies only to method 'fork_aware'",
+            ),
+            ("max_chain => 0", "22023", "max_chain is 0; it must be at least 1"),
+            ("max_chain => -5", "22023", "max_chain is -5; it must be at least 1"),
+            ("method => 'fork_aware', max_chain => 0", "22023", "max_chain is 0"),
+            ("levels => '{50,25}'", "22023", "apply only to method 'levels'"),
+            ("levels => '{50,25}', max_chain => 50", "22023", "apply only to method 'levels'"),
+        ];
+        for (args, state, text) in cases {
+            for f in ["compress_room_state", "compress_room_state_sql", "compress_room_chunk"] {
+                let e = error_of(&format!("SELECT * FROM synapse_compress.{f}({r}, {args})"));
+                assert!(e.starts_with(state) && e.contains(text), "{f}({args}): {e}");
+                assert!(!e.contains("invalid levels"), "{f}({args}): {e}");
+            }
+            let e = error_of(&format!("CALL synapse_compress.compress_largest_rooms({args})"));
+            assert!(e.starts_with(state) && e.contains(text), "compress_largest_rooms({args}): {e}");
+        }
+        // levels errors keep their wording, and the accepted combinations work
+        let e = error_of(&format!(
+            "SELECT * FROM synapse_compress.compress_room_state({r}, levels => '{{0}}', method => 'levels')"
+        ));
+        assert!(e.starts_with("22023") && e.contains("invalid levels: level 1 has size 0"), "{e}");
+        assert_eq!(dump(), before);
+        assert_eq!(count("SELECT count(*) FROM synapse_compress.runs"), 0);
+        let states_before = states(ROOM);
+        let ok = compress(&format!("{r}, levels => '{{100,50,25}}', max_chain => 1000, dry_run => true"));
+        assert_eq!(ok["max_chain"], 1000, "{ok}");
+        let ok = compress(&format!("{r}, levels => '{{7}}', method => 'levels', dry_run => true"));
+        assert!(ok["max_chain"].is_null(), "{ok}");
+        assert_eq!(states(ROOM), states_before);
+        assert_eq!(dump(), before);
+    }
 }
