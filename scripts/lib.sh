@@ -117,7 +117,7 @@ _pg_write_conf() {
 port = $PGPORT
 listen_addresses = ''
 unix_socket_directories = '$PG_SOCKET_DIR'
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,synapse_compress'
 cron.database_name = '$PG_CRON_DB'
 # jobs run in background workers: the cluster does not listen on TCP
 cron.use_background_workers = on
@@ -208,8 +208,19 @@ create_db() {
         -c "CREATE DATABASE \"$db\""
 }
 
-# Builds (release) and installs the extension into the system PostgreSQL 15.
+# Stops this checkout's cluster if it runs: it preloads the extension's library, and a running
+# server whose library file is overwritten in place crashes.
+stop_before_install() {
+    if cluster_running; then
+        say "cluster: stopping before the extension's library is replaced"
+        cluster_stop
+    fi
+}
+
+# Builds (release) and installs the extension into the system PostgreSQL 15 (stopping this
+# checkout's cluster first; callers start it again).
 install_extension() {
+    stop_before_install
     say "extension: cargo pgrx install --release"
     mkdir -p "$ROOT/target"
     (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >"$ROOT/target/pgrx-install.log" 2>&1) \

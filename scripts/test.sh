@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of the README: every test. Installs what is missing first (as scripts/setup.sh),
-# then runs the pure tests (cargo test), the in-database tests (cargo pgrx test) and the
-# integration tests through psql against the private cluster.
+# then runs the pure tests (cargo test), the in-database tests (cargo pgrx test), the suites
+# through psql against the private cluster (integration, error exits, isolation specs, runs over
+# many rooms, the background worker), and the README's first command from a fresh clone.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,6 +14,7 @@ say "test: algorithm and generator (cargo test)"
 (cd "$ROOT" && cargo test -p compress_core -p roomgen)
 
 say "test: in PostgreSQL (cargo pgrx test)"
+stop_before_install   # cargo pgrx test installs the library too
 postgres_dir "$ROOT/target/pgrx-test-data"
 (cd "$ROOT" && cargo pgrx test pg15 -p synapse_compress --runas postgres --pgdata "$ROOT/target/pgrx-test-data")
 
@@ -27,7 +29,14 @@ say "test: every error exit from every caller shape"
 say "test: concurrency (isolation tester: Synapse's writer, deleter and purge, overlapping runs)"
 "$ROOT/tests/isolation.sh"
 
+say "test: unattended runs over many rooms (compress_largest_rooms, progress, history)"
+"$ROOT/tests/runs.sh"
+
+say "test: the background worker"
+"$ROOT/tests/worker.sh"
+
 say "test: the README's first command from a fresh clone"
+cluster_stop   # the clone installs the library again
 "$ROOT/scripts/fresh_clone_check.sh"
 
-say "suites: 7 passed, 0 failed"
+echo "suites: 9 passed, 0 failed"

@@ -107,33 +107,47 @@ impl Error {
         }
     }
 
+    /// The SQLSTATE the error is raised with.
+    fn code(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            Error::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            Error::Argument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+            Error::Setting { code, .. } | Error::Postgres { code, .. } => *code,
+            Error::NoSuchRoom(_) => ERRCODE_NO_DATA_FOUND,
+            Error::NotReady(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            Error::Privileges(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            Error::Corrupt { .. } => ERRCODE_DATA_CORRUPTED,
+            Error::Verification { .. } | Error::Internal(_) => ERRCODE_INTERNAL_ERROR,
+            Error::Concurrent(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+        }
+    }
+
     fn report(self) -> ErrorReport {
         use PgSqlErrorCode::*;
         const F: &str = "synapse_compress";
-        let ours = |code, message: String| ErrorReport::new(code, format!("synapse_compress: {message}"), F);
+        let code = self.code();
+        let ours = |message: String| ErrorReport::new(code, format!("synapse_compress: {message}"), F);
         match self {
-            Error::NullArgument(name) => ours(ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("{name} must not be NULL")),
-            Error::Argument(m) => ours(ERRCODE_INVALID_PARAMETER_VALUE, m),
-            Error::Setting { code, message, hint } => ours(code, message).set_hint(hint),
-            Error::NoSuchRoom(room) => {
-                ours(ERRCODE_NO_DATA_FOUND, format!("room {} has no state groups", show_room(&room)))
+            Error::NullArgument(name) => ours(format!("{name} must not be NULL")),
+            Error::Argument(m) => ours(m),
+            Error::Setting { message, hint, .. } => ours(message).set_hint(hint),
+            Error::NoSuchRoom(room) => ours(format!("room {} has no state groups", show_room(&room))),
+            Error::NotReady(m) => {
+                ours(m).set_hint("Let Synapse run until its background updates are done, then try again.")
             }
-            Error::NotReady(m) => ours(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, m)
-                .set_hint("Let Synapse run until its background updates are done, then try again."),
-            Error::Privileges(m) => ours(ERRCODE_INSUFFICIENT_PRIVILEGE, m).set_hint(
+            Error::Privileges(m) => ours(m).set_hint(
                 "Run it as the owner of Synapse's tables, or grant the privileges the README lists.",
             ),
-            Error::Corrupt { room, detail } => {
-                ours(ERRCODE_DATA_CORRUPTED, format!("room {}: {detail}", show_room(&room))).set_hint(
-                    "Nothing was changed. Synapse's rules for state groups are broken here; repair the rows by hand or leave the room uncompressed.",
-                )
-            }
-            Error::Verification { room, error } => ours(
-                ERRCODE_INTERNAL_ERROR,
-                format!("room {}: {error}; nothing was written", show_room(&room)),
+            Error::Corrupt { room, detail } => ours(format!("room {}: {detail}", show_room(&room))).set_hint(
+                "Nothing was changed. Synapse's rules for state groups are broken here; repair the rows by hand or leave the room uncompressed.",
             ),
-            Error::Concurrent(m) => ours(ERRCODE_T_R_SERIALIZATION_FAILURE, m)
-                .set_hint("Synapse or another compression changed the room meanwhile; run it again."),
+            Error::Verification { room, error } => {
+                ours(format!("room {}: {error}; nothing was written", show_room(&room)))
+            }
+            Error::Concurrent(m) => {
+                ours(m).set_hint("Synapse or another compression changed the room meanwhile; run it again.")
+            }
             Error::Postgres { code, message, detail, hint } => {
                 let mut report = ErrorReport::new(code, message, F);
                 if let Some(d) = detail {
@@ -153,8 +167,16 @@ impl Error {
                     None => report,
                 }
             }
-            Error::Internal(m) => ours(ERRCODE_INTERNAL_ERROR, format!("internal error: {m}")),
+            Error::Internal(m) => ours(format!("internal error: {m}")),
         }
+    }
+
+    /// The SQLSTATE (five characters) and message this error is raised with.
+    pub fn sqlstate_and_message(self) -> (String, String) {
+        let code = self.code() as i32;
+        let report = self.report();
+        let sqlstate = (0..5).map(|i| (((code >> (6 * i)) & 0x3F) as u8 + b'0') as char).collect();
+        (sqlstate, report.message().to_owned())
     }
 
     pub fn raise(self) -> ! {

@@ -22,6 +22,7 @@ mod runs;
 mod script;
 mod settings;
 mod tables;
+mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -29,6 +30,10 @@ mod tables;
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
     logging::install();
+    // SAFETY: reading a flag PostgreSQL sets while it loads shared_preload_libraries.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register_launcher();
+    }
 }
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

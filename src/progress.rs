@@ -205,3 +205,15 @@ pub fn update_total(client: &mut SpiClient<'_>, synapse: &Synapse) -> Result<()>
     Ok(())
 }
 
+/// Removes every room that no longer has state groups (Synapse purged it) from the progress
+/// tables; returns how many.
+pub fn forget_purged(client: &mut SpiClient<'_>, synapse: &Synapse) -> Result<i64> {
+    let schema = &synapse.schema;
+    let sql = format!(
+        "WITH gone AS (DELETE FROM {schema}.state_compressor_progress p \
+             WHERE NOT EXISTS (SELECT FROM {schema}.state_groups g WHERE g.room_id = p.room_id) RETURNING p.room_id), \
+         levels AS (DELETE FROM {schema}.state_compressor_state s WHERE s.room_id IN (SELECT room_id FROM gone)) \
+         SELECT count(*) FROM gone"
+    );
+    Ok(client.update(sql.as_str(), Some(1), &[])?.first().get_one::<i64>()?.unwrap_or(0))
+}

@@ -74,6 +74,12 @@ pub fn start(
     let cap = method.max_chain().map(|cap| cap.min(i32::MAX as u32) as i32);
     let synapse = Synapse::inspect(client, true)?;
     progress::ensure_tables(client, &synapse)?;
+    let purged = progress::forget_purged(client, &synapse)?;
+    if purged > 0 {
+        notice!(
+            "synapse_compress: {purged} room(s) no longer exist and were removed from the progress tables"
+        );
+    }
     client.update(
         "DELETE FROM synapse_compress.runs WHERE started_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
         None,
