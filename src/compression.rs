@@ -84,11 +84,14 @@ pub fn refusal(stats: &Stats, min_saved_rows: i64) -> Option<String> {
     }
 }
 
+/// Builds the level method's levels once the room is loaded (they may name context groups as
+/// heads).
+pub type StartLevels<'a> = Box<dyn FnOnce(&Room) -> Result<Levels> + 'a>;
+
 /// How to compress a loaded range.
 pub enum Compression<'a> {
-    /// The level method, from the levels that the function builds once the room is loaded
-    /// (they may name context groups as heads).
-    Levels(Box<dyn FnOnce(&Room) -> Result<Levels> + 'a>),
+    /// The level method, from the levels that the function builds.
+    Levels(StartLevels<'a>),
     /// The fork-aware method: the `window` groups before the range are loaded as context, and
     /// groups in range with successors that are not loaded are marked.
     ForkAware(ForkAwareOptions),
