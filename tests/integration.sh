@@ -191,14 +191,15 @@ q "SET client_min_messages = warning; DROP ROLE IF EXISTS it_squatter; CREATE RO
 out=$(q "CREATE EXTENSION synapse_compress" 2>&1 || true)
 q "DROP SCHEMA synapse_compress; DROP ROLE it_squatter; CREATE EXTENSION synapse_compress" >/dev/null
 if [ "$gone" = 0 ] && [[ "$out" == *'schema "synapse_compress" already exists'* ]] \
-    && [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'synapse_compress'::regnamespace")" = 2 ]; then
+    && [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'synapse_compress'::regnamespace AND proname = 'compress_room_state'")" = 1 ]; then
     pass "DROP EXTENSION removes the schema; a schema created beforehand is refused"
 else
     fail "schema ownership: left behind=$gone, create over an existing schema: $out"
 fi
 
-# 10. pg_cron runs it on a schedule (cron.database_name is the demo database; Debian's pg_cron
-#    schedules by the minute).
+# 10. pg_cron runs the nightly job on a schedule (cron.database_name is the demo database;
+#     Debian's pg_cron schedules by the minute): one job calls compress_room_state on one room,
+#     the other the procedure over every room, which commits after each chunk.
 CRON_DB="$PG_CRON_DB"
 create_db "$CRON_DB"
 prepare_synapse_db "$CRON_DB"
@@ -206,22 +207,33 @@ psql_db "$CRON_DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION I
 cluster_stop   # dropping its database stopped pg_cron's scheduler; a restart brings it back
 cluster_start
 load_room "$CRON_DB" '!cron:example.org' chain 1500 1
-cron_before=$(psql_db "$CRON_DB" -t -A -c "SELECT digest FROM synapse_compress_test.state_digest('!cron:example.org')")
-rows_before=$(psql_db "$CRON_DB" -t -A -c "SELECT count(*) FROM state_groups_state")
-psql_db "$CRON_DB" -t -A -c "SELECT cron.schedule('compress-cron-room', '* * * * *', \$\$SELECT * FROM synapse_compress.compress_room_state('!cron:example.org')\$\$)" >/dev/null
-status=""
-for _ in $(seq 1 90); do
-    status=$(psql_db "$CRON_DB" -t -A -c "SELECT status FROM cron.job_run_details WHERE status IN ('succeeded', 'failed') ORDER BY runid LIMIT 1")
-    [ -n "$status" ] && break
+load_room "$CRON_DB" '!cron-busy:example.org' busy 2000 100001
+load_room "$CRON_DB" '!cron-chain:example.org' chain 2000 200001
+cq() { psql_db "$CRON_DB" -t -A -c "$1"; }
+cron_digest() { cq "SELECT md5(string_agg(d.digest, ',' ORDER BY r.room_id)) FROM (SELECT DISTINCT room_id FROM state_groups) r,
+                    LATERAL synapse_compress_test.state_digest(r.room_id) d"; }
+cron_before=$(cron_digest)
+rows_before=$(cq "SELECT count(*) FROM state_groups_state WHERE room_id = '!cron:example.org'")
+all_before=$(cq "SELECT count(*) FROM state_groups_state")
+cq "SELECT cron.schedule('compress-cron-room', '* * * * *', \$\$SELECT * FROM synapse_compress.compress_room_state('!cron:example.org', method => 'levels')\$\$)" >/dev/null
+cq "SELECT cron.schedule('synapse-compress', '* * * * *', \$\$CALL synapse_compress.compress_largest_rooms(chunk_size => 500, number_of_chunks => 100)\$\$)" >/dev/null
+statuses=""
+for _ in $(seq 1 120); do
+    statuses=$(cq "SELECT string_agg(DISTINCT j.jobname || '=' || d.status, ',' ORDER BY j.jobname || '=' || d.status)
+                   FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE d.status IN ('succeeded', 'failed')")
+    [[ "$statuses" == *compress-cron-room=* && "$statuses" == *synapse-compress=* ]] && break
     sleep 1
 done
-psql_db "$CRON_DB" -t -A -c "SELECT cron.unschedule('compress-cron-room')" >/dev/null
-rows_after=$(psql_db "$CRON_DB" -t -A -c "SELECT count(*) FROM state_groups_state")
-cron_after=$(psql_db "$CRON_DB" -t -A -c "SELECT digest FROM synapse_compress_test.state_digest('!cron:example.org')")
-if [ "$status" = succeeded ] && [ "$rows_after" -lt "$rows_before" ] && [ "$cron_after" = "$cron_before" ]; then
-    pass "pg_cron job compressed the room ($rows_before -> $rows_after rows), states identical"
+cq "SELECT cron.unschedule('compress-cron-room'); SELECT cron.unschedule('synapse-compress')" >/dev/null
+rows_after=$(cq "SELECT count(*) FROM state_groups_state WHERE room_id = '!cron:example.org'")
+all_after=$(cq "SELECT count(*) FROM state_groups_state")
+chunks=$(cq "SELECT count(*) || ' ' || (count(DISTINCT xmin::text) = count(*)) FROM synapse_compress.chunks WHERE outcome = 'compressed'")
+if [ "$statuses" = "compress-cron-room=succeeded,synapse-compress=succeeded" ] && [ "$rows_after" -lt "$rows_before" ] \
+    && [ "$all_after" -lt "$all_before" ] && [ "$(cron_digest)" = "$cron_before" ] && [[ "$chunks" == *" t" ]] \
+    && [ "$(cq "SELECT count(*) FROM state_compressor_progress")" -ge 2 ]; then
+    pass "pg_cron jobs compressed the rooms ($all_before -> $all_after rows; ${chunks% t} chunks each committed on its own), states identical"
 else
-    fail "pg_cron: status '$status', rows $rows_before -> $rows_after, digest equal: $([ "$cron_after" = "$cron_before" ] && echo yes || echo no)"
+    fail "pg_cron: jobs '$statuses', rows $all_before -> $all_after, chunks '$chunks', digest equal: $([ "$(cron_digest)" = "$cron_before" ] && echo yes || echo no)"
 fi
 
 echo "$passed passed, $failed failed"

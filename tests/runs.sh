@@ -44,7 +44,7 @@ before=$(all_digests)
 rows_before=$(q "SELECT count(*) FROM state_groups_state")
 
 # 1. One run over the whole database.
-out=$(psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(chunk_size => 500, number_of_chunks => 1000)" 2>&1)
+out=$(psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(chunk_size => 500, number_of_chunks => 1000, method => 'levels')" 2>&1)
 rows_after=$(q "SELECT count(*) FROM state_groups_state")
 run=$(q "SELECT chunks || ' ' || errors || ' ' || (finished_at IS NOT NULL) FROM synapse_compress.runs ORDER BY run_id DESC LIMIT 1")
 first_room=$(q "SELECT room_id FROM synapse_compress.chunks ORDER BY finished_at LIMIT 1")
@@ -71,7 +71,7 @@ total=$(q "SELECT lowest_uncompressed_group FROM state_compressor_total_progress
 
 # 2. A second run finds nothing to do.
 rows1=$rows_after
-psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(500, 1000)" >/dev/null 2>&1
+psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(500, 1000, method => 'levels')" >/dev/null 2>&1
 [ "$(q "SELECT chunks FROM synapse_compress.runs ORDER BY run_id DESC LIMIT 1")" = 0 ] && [ "$(q "SELECT count(*) FROM state_groups_state")" = "$rows1" ] \
     && pass "a second run compresses nothing" || fail "second run: $(q "SELECT * FROM synapse_compress.runs ORDER BY run_id DESC LIMIT 1")"
 
@@ -93,7 +93,7 @@ INSERT INTO state_compressor_progress VALUES ('!small7:x', 1000740) ON CONFLICT 
 SQL
 before=$(all_digests)
 rows_before=$(q "SELECT count(*) FROM state_groups_state")
-out=$(psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(500, 1000)" 2>&1)
+out=$(psql_db "$DB" -c "CALL synapse_compress.compress_largest_rooms(500, 1000, method => 'levels')" 2>&1)
 rows_after=$(q "SELECT count(*) FROM state_groups_state")
 if [ "$(all_digests)" = "$before" ] && [ "$rows_after" -lt "$rows_before" ] && [[ "$out" == *"saved levels reset"*"no longer exists"* ]] && [[ "$out" == *"1 room(s) no longer exist"* ]] \
     && [ "$(q "SELECT count(*) FROM state_compressor_progress WHERE room_id = '!small7:x'")" = 0 ] \
@@ -103,16 +103,17 @@ else
     fail "after purges: rows $rows_before -> $rows_after: $out"
 fi
 
-# 4. chain-20k: 500-group chunks end with the rows of one compress_room_state call (54,506).
+# 4. chain-20k: 500-group chunks end with the rows of one compress_room_state call (54,506)
+#    with the level method, and within 2% of one call with the fork-aware method.
 load_room "$DB" '!c20a:example.org' chain 20000 3000001
 load_room "$DB" '!c20b:example.org' chain 20000 4000001
 sample() { q "SELECT md5(string_agg(format('%s %s %s %s', g, s.type, s.state_key, s.event_id), ',' ORDER BY g, s.type, s.state_key))
               FROM generate_series($1, $1 + 19999, 97) g, LATERAL synapse_compress_test.group_state(g) s"; }
 sample_a=$(sample 3000001)
 sample_b=$(sample 4000001)
-q "SELECT applied FROM synapse_compress.compress_room_state('!c20a:example.org')" >/dev/null
+q "SELECT applied FROM synapse_compress.compress_room_state('!c20a:example.org', method => 'levels')" >/dev/null
 for _ in $(seq 1 41); do
-    q "SELECT outcome FROM synapse_compress.compress_room_chunk('!c20b:example.org', 500)" >/dev/null
+    q "SELECT outcome FROM synapse_compress.compress_room_chunk('!c20b:example.org', 500, method => 'levels')" >/dev/null
 done
 rows_a=$(q "SELECT count(*) FROM state_groups_state WHERE room_id = '!c20a:example.org'")
 rows_b=$(q "SELECT count(*) FROM state_groups_state WHERE room_id = '!c20b:example.org'")
@@ -120,6 +121,23 @@ if [ "$rows_a" = 54506 ] && [ "$rows_b" = "$rows_a" ] && [ "$(sample 3000001)" =
     pass "chain-20k: 40 chunks of 500 give $rows_b rows, one call $rows_a; sampled states the same"
 else
     fail "chain-20k: chunks $rows_b rows, one call $rows_a rows"
+fi
+load_room "$DB" '!c20c:example.org' chain 20000 5000001
+load_room "$DB" '!c20d:example.org' chain 20000 6000001
+sample_c=$(sample 5000001)
+sample_d=$(sample 6000001)
+q "SELECT applied FROM synapse_compress.compress_room_state('!c20c:example.org')" >/dev/null
+for _ in $(seq 1 41); do
+    q "SELECT outcome FROM synapse_compress.compress_room_chunk('!c20d:example.org', 500)" >/dev/null
+done
+rows_c=$(q "SELECT count(*) FROM state_groups_state WHERE room_id = '!c20c:example.org'")
+rows_d=$(q "SELECT count(*) FROM state_groups_state WHERE room_id = '!c20d:example.org'")
+chain_d=$(q "SELECT max(max_chain_after) FROM synapse_compress.chunks c, LATERAL (SELECT (details->>'max_chain_after')::int AS max_chain_after) m WHERE room_id = '!c20d:example.org'")
+if [ $((rows_d * 100)) -le $((rows_c * 102)) ] && [ "$(sample 5000001)" = "$sample_c" ] && [ "$(sample 6000001)" = "$sample_d" ] \
+    && [ "${chain_d:-999}" -le 100 ]; then
+    pass "chain-20k, fork-aware: 40 chunks of 500 give $rows_d rows, one call $rows_c (within 2%), chains <= 100; sampled states the same"
+else
+    fail "chain-20k, fork-aware: chunks $rows_d rows, one call $rows_c rows, longest chain $chain_d"
 fi
 
 echo "$passed passed, $failed failed"
