@@ -5,11 +5,14 @@
 #   ROOT           repository root
 #   PG_CONFIG      /usr/lib/postgresql/15/bin/pg_config
 #   PGBIN          /usr/lib/postgresql/15/bin
-#   PG_CLUSTER_DIR $ROOT/target/pg          (owned by postgres)
-#   PGDATA         $ROOT/target/pg/data
-#   PG_SOCKET_DIR  $ROOT/target/pg/socket   (mode 0700: only postgres and root connect)
-#   PG_LOG         $ROOT/target/pg/log      (server log file)
+#   PG_CLUSTER_DIR $ROOT/target/pg unless set in the environment (owned by postgres)
+#   PGDATA         $PG_CLUSTER_DIR/data
+#   PG_SOCKET_DIR  $PG_CLUSTER_DIR/socket   (mode 0700: only postgres and root connect)
+#   PG_LOG         $PG_CLUSTER_DIR/log      (server log file)
 #   PGPORT         54329 unless set in the environment
+#   PG_DURABLE     0 unless set: fsync, synchronous_commit, full_page_writes off (a throwaway
+#                  cluster); 1: all three on, as in production (benchmarks)
+#   PG_PRELOAD     shared_preload_libraries, 'pg_cron,synapse_compress' unless set (may be '')
 #   PGUSER         postgres
 #   PG_CRON_DB     synapse_demo             (cron.database_name)
 # Functions:
@@ -21,11 +24,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PGBIN=/usr/lib/postgresql/15/bin
-PG_CLUSTER_DIR="$ROOT/target/pg"
+PG_CLUSTER_DIR="${PG_CLUSTER_DIR:-$ROOT/target/pg}"
 PGDATA="$PG_CLUSTER_DIR/data"
 PG_SOCKET_DIR="$PG_CLUSTER_DIR/socket"
 PG_LOG="$PG_CLUSTER_DIR/log"
 PGPORT="${PGPORT:-54329}"
+PG_DURABLE="${PG_DURABLE:-0}"
+PG_PRELOAD="${PG_PRELOAD-pg_cron,synapse_compress}"
 PGUSER=postgres
 PG_CRON_DB=synapse_demo
 PGRX_VERSION=0.18.1
@@ -109,23 +114,27 @@ cluster_running() {
     [ -s "$PGDATA/PG_VERSION" ] && _pg_ctl status >/dev/null 2>&1
 }
 
-# Settings, rewritten at every start (so a changed PGPORT takes effect).
+# Settings, rewritten at every start (so a changed PGPORT, PG_DURABLE or PG_PRELOAD takes effect).
 _pg_write_conf() {
-    local conf="$PGDATA/synapse_compress.conf"
+    local conf="$PGDATA/synapse_compress.conf" durable=off durable_note="A throwaway test cluster: durability is not needed."
+    if [ "$PG_DURABLE" = 1 ]; then
+        durable=on
+        durable_note="PG_DURABLE=1: production durability."
+    fi
     cat >"$conf" <<EOF
 # Written by scripts/lib.sh at every cluster_start; edit lib.sh instead.
 port = $PGPORT
 listen_addresses = ''
 unix_socket_directories = '$PG_SOCKET_DIR'
-shared_preload_libraries = 'pg_cron,synapse_compress'
+shared_preload_libraries = '$PG_PRELOAD'
 cron.database_name = '$PG_CRON_DB'
 # jobs run in background workers: the cluster does not listen on TCP
 cron.use_background_workers = on
 max_worker_processes = 16
-# A throwaway test cluster: durability is not needed.
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+# $durable_note
+fsync = $durable
+synchronous_commit = $durable
+full_page_writes = $durable
 shared_buffers = 256MB
 max_wal_size = 4GB
 maintenance_work_mem = 256MB
