@@ -26,3 +26,23 @@ ALTER FUNCTION synapse_compress.room_status(text, bigint) SET search_path = pg_c
 ALTER FUNCTION synapse_compress.start_run(text, integer, integer, integer[], text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION synapse_compress.finish_run(bigint) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) SET search_path = pg_catalog, pg_temp;
+
+-- What \df+ and \dx+ show.
+COMMENT ON FUNCTION synapse_compress.compress_room_state(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer) IS
+    'synapse_compress: compresses one room''s state groups in the calling transaction, verifying every group''s state first';
+COMMENT ON FUNCTION synapse_compress.compress_room_state_sql(text, integer[], bigint, bigint, integer, bigint, boolean, text, integer) IS
+    'synapse_compress: the statements compress_room_state would run, as a script that checks the room is unchanged when applied';
+COMMENT ON FUNCTION synapse_compress.compress_room_chunk(text, integer, integer[], bigint, text, integer) IS
+    'synapse_compress: compresses the next chunk of one room from its saved progress, saving the progress in the same transaction';
+COMMENT ON PROCEDURE synapse_compress.compress_largest_rooms(integer, integer, integer[], text, integer) IS
+    'synapse_compress: compresses the database chunk by chunk, the rooms with the most groups not yet compressed first, committing after every chunk';
+COMMENT ON FUNCTION synapse_compress.rooms_to_compress(bigint) IS
+    'synapse_compress: the rooms in the order compress_largest_rooms takes them, with their groups not yet compressed';
+COMMENT ON FUNCTION synapse_compress.room_status(text, bigint) IS
+    'synapse_compress: per room, its groups, rows, groups not yet compressed, last compressed group and estimated saving';
+COMMENT ON FUNCTION synapse_compress.start_run(text, integer, integer, integer[], text, integer) IS
+    'synapse_compress: internal, starts a run of compress_largest_rooms or of the worker';
+COMMENT ON FUNCTION synapse_compress.finish_run(bigint) IS
+    'synapse_compress: internal, ends a run of compress_largest_rooms or of the worker';
+COMMENT ON FUNCTION synapse_compress.record_chunk_error(bigint, text, text, text) IS
+    'synapse_compress: internal, records a chunk that failed';

@@ -4,9 +4,11 @@
 use compress_core::Stats;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::Array;
+use pgrx::{Array, JsonB};
 
-use crate::compression::{compress_and_verify, refusal, write, written_message, Compressed, Compression};
+use crate::compression::{
+    compress_and_verify, refusal, write, written_message, Compressed, Compression, Details, Timings,
+};
 use crate::errors::{run_or_raise, show_room, Error, Result};
 use crate::request::{levels_arg, Method, Request};
 use crate::tables::Synapse;
@@ -37,9 +39,16 @@ fn compress_request(client: &SpiClient<'_>, schema: &str, req: &Request) -> Resu
 }
 
 /// The columns of `compress_room_state`'s result (named in its signature).
-type ResultRow = (String, i64, i64, i64, i64, i64, i64, i32, i32, Option<i32>, bool, String);
+type ResultRow = (String, i64, i64, i64, i64, i64, i64, i32, i32, Option<i32>, bool, String, JsonB);
 
-fn result_row(room_id: &str, stats: &Stats, method: &Method, applied: bool, message: String) -> ResultRow {
+fn result_row(
+    room_id: &str,
+    stats: &Stats,
+    method: &Method,
+    applied: bool,
+    message: String,
+    timings: &Timings,
+) -> ResultRow {
     (
         room_id.to_owned(),
         stats.state_groups as i64,
@@ -53,6 +62,7 @@ fn result_row(room_id: &str, stats: &Stats, method: &Method, applied: bool, mess
         method.max_chain().map(|cap| cap.min(i32::MAX as u32) as i32),
         applied,
         message,
+        JsonB(Details::new(method.name(), stats, timings).to_json()),
     )
 }
 
@@ -69,11 +79,12 @@ fn run_compress(req: Request) -> Result<ResultRow> {
                 &req.method,
                 false,
                 "no state groups in the given range".into(),
+                &Timings::default(),
             ));
         };
         let mut stats = c.plan.stats.clone();
         if let Some(why) = refusal(&stats, req.min_saved_rows) {
-            return Ok(result_row(&req.room_id, &stats, &req.method, false, why));
+            return Ok(result_row(&req.room_id, &stats, &req.method, false, why, &c.timings));
         }
         if req.dry_run {
             let saved = stats.rows_before - stats.rows_after;
@@ -81,14 +92,14 @@ fn run_compress(req: Request) -> Result<ResultRow> {
                 "dry run: would save {saved} rows; verified, nothing written ({})",
                 c.timings.summary()
             );
-            return Ok(result_row(&req.room_id, &stats, &req.method, false, msg));
+            return Ok(result_row(&req.room_id, &stats, &req.method, false, msg, &c.timings));
         }
         let outcome = write(client, &synapse, &req.room_id, &mut c)?;
         stats.state_groups_changed = outcome.written;
         stats.rows_after = outcome.rows_after;
         let msg = written_message(&stats, &outcome, &c.timings);
         log::info!("room {}: {msg}", show_room(&req.room_id));
-        Ok(result_row(&req.room_id, &stats, &req.method, outcome.written > 0, msg))
+        Ok(result_row(&req.room_id, &stats, &req.method, outcome.written > 0, msg, &c.timings))
     })
 }
 
@@ -113,7 +124,7 @@ fn run_script(req: Request) -> Result<Vec<String>> {
             return Ok(vec![header, format!("-- {why}")]);
         }
         let mut out = vec![header];
-        out.extend(script::statements(&synapse, &req.room_id, &c.room, &c.plan));
+        out.extend(script::statements(&synapse, &req.room_id, &c.room, &c.plan, req.dry_run));
         Ok(out)
     })
 }
@@ -146,6 +157,7 @@ fn compress_room_state<'a>(
         name!(max_chain, Option<i32>),
         name!(applied, bool),
         name!(message, String),
+        name!(details, JsonB),
     ),
 > {
     let row = run_or_raise(|| {

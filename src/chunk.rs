@@ -19,7 +19,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{Array, JsonB};
 
-use crate::compression::{compress_and_verify, refusal, write, written_message, Compression};
+use crate::compression::{compress_and_verify, refusal, write, written_message, Compression, Details};
 use crate::errors::{run_or_raise, show_room, Error, Result};
 use crate::progress::{self, SavedLevel};
 use crate::request::{levels_arg, levels_from, method_arg, Method};
@@ -245,11 +245,8 @@ fn levels_chunk(client: &mut SpiClient<'_>, synapse: &Synapse, req: &ChunkReques
         }
     };
     progress::write(client, synapse, room_id, &levels, last)?;
-    let mut details = c.timings.millis();
-    details["method"] = serde_json::json!("levels");
-    details["levels_reset"] = serde_json::json!(saved.reset);
-    details["max_chain_before"] = serde_json::json!(stats.max_chain_before);
-    details["max_chain_after"] = serde_json::json!(stats.max_chain_after);
+    let details =
+        Details { levels_reset: saved.reset, ..Details::new("levels", &stats, &c.timings) }.to_json();
     Ok(ChunkResult {
         room_id: room_id.to_owned(),
         first_group: Some(first),
@@ -311,12 +308,7 @@ fn fork_aware_chunk(
     // the room's saved levels, reset: the existing tool and the level method start afresh
     let reset = saved_levels(&Levels::new(&req.sizes)?, None);
     progress::write(client, synapse, room_id, &reset, last)?;
-    let mut details = c.timings.millis();
-    details["method"] = serde_json::json!("fork_aware");
-    details["max_chain"] = serde_json::json!(options.max_chain);
-    details["chain_cap_unmet"] = serde_json::json!(stats.chain_cap_unmet);
-    details["max_chain_before"] = serde_json::json!(stats.max_chain_before);
-    details["max_chain_after"] = serde_json::json!(stats.max_chain_after);
+    let details = Details::new("fork_aware", &stats, &c.timings).to_json();
     Ok(ChunkResult {
         room_id: room_id.to_owned(),
         first_group: Some(first),
@@ -366,7 +358,10 @@ fn compress_room_chunk<'a>(
             let synapse = Synapse::inspect(client, true)?;
             let t = std::time::Instant::now();
             let result = run_chunk(client, &synapse, &req)?;
-            history::record_chunk(client, req.run_id, &result, t.elapsed())?;
+            // a room with nothing left to do is not worth a history row (one per room and run)
+            if result.outcome != Outcome::Done {
+                history::record_chunk(client, req.run_id, &result, t.elapsed())?;
+            }
             Ok(result)
         })
         .map(|r| {

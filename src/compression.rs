@@ -10,6 +10,7 @@ use compress_core::{
 };
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use serde::Serialize;
 
 use crate::errors::{show_room, Error, Result};
 use crate::rewrite::Outcome;
@@ -38,16 +39,46 @@ impl Timings {
         }
         out
     }
+}
 
-    /// The timings in milliseconds, for result and history columns.
-    pub fn millis(&self) -> serde_json::Value {
-        let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
-        serde_json::json!({
-            "load_ms": ms(self.load),
-            "compress_ms": ms(self.compress),
-            "verify_ms": ms(self.verify),
-            "write_ms": ms(self.write),
-        })
+/// What a call or chunk reports beyond its result columns, as the `details` jsonb (also kept in
+/// `synapse_compress.chunks`).
+#[derive(Debug, Default, Serialize)]
+pub struct Details {
+    pub method: &'static str,
+    /// The chain cap applied (fork-aware only).
+    pub max_chain: Option<u32>,
+    /// The room's chains already exceeded the cap: left as it is.
+    pub chain_cap_unmet: bool,
+    pub max_chain_before: u32,
+    pub max_chain_after: u32,
+    /// Why a chunk's saved levels could not be used and were reset.
+    pub levels_reset: Option<String>,
+    pub load_ms: f64,
+    pub compress_ms: f64,
+    pub verify_ms: f64,
+    pub write_ms: f64,
+}
+
+impl Details {
+    pub fn new(method: &'static str, stats: &Stats, timings: &Timings) -> Details {
+        let ms = |d: Duration| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        Details {
+            method,
+            max_chain: stats.max_chain_cap,
+            chain_cap_unmet: stats.chain_cap_unmet,
+            max_chain_before: stats.max_chain_before,
+            max_chain_after: stats.max_chain_after,
+            levels_reset: None,
+            load_ms: ms(timings.load),
+            compress_ms: ms(timings.compress),
+            verify_ms: ms(timings.verify),
+            write_ms: ms(timings.write),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

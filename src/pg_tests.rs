@@ -145,22 +145,7 @@ mod tests {
         let before = states(ROOM);
         let r = compress(&format!("{}, levels => '{{3,3}}', method => 'levels'", lit(ROOM)));
         assert_eq!(r["applied"], true, "{r}");
-        let expected = vec![
-            (0, None),
-            (1, Some(0)),
-            (2, Some(1)),
-            (3, None),
-            (4, Some(3)),
-            (5, Some(4)),
-            (6, Some(3)),
-            (7, Some(6)),
-            (8, Some(7)),
-            (9, Some(6)),
-            (10, Some(9)),
-            (11, Some(10)),
-            (12, None),
-            (13, Some(12)),
-        ];
+        let expected = WORKED_EXAMPLE.to_vec();
         assert_eq!(edges(ROOM), expected);
         assert_eq!(states(ROOM), before);
         assert_eq!(r["rows_before"], 7 * 7 + 7);
@@ -1212,5 +1197,25 @@ mod tests {
         assert!(ok["max_chain"].is_null(), "{ok}");
         assert_eq!(states(ROOM), states_before);
         assert_eq!(dump(), before);
+    }
+
+    /// `dry_run` gives a rehearsal script (it ends in ROLLBACK); results carry their timings and
+    /// method in `details`.
+    #[pg_test]
+    fn dry_run_scripts_roll_back_and_results_have_details() {
+        setup();
+        member_chain(ROOM, 1, 1, 50, 10);
+        let last = Spi::get_one::<String>(
+            "SELECT line FROM synapse_compress.compress_room_state_sql('!room:example.org', dry_run => true)
+                 WITH ORDINALITY AS s(line, n) ORDER BY n DESC LIMIT 1",
+        )
+        .unwrap();
+        assert_eq!(last.as_deref(), Some("ROLLBACK;"));
+        let r = compress(&lit(ROOM));
+        assert_eq!(r["applied"], true, "{r}");
+        assert_eq!(r["details"]["method"], "fork_aware", "{r}");
+        assert_eq!(r["details"]["max_chain"], 100, "{r}");
+        assert!(r["details"]["load_ms"].as_f64().unwrap() >= 0.0, "{r}");
+        assert!(r["details"]["write_ms"].as_f64().unwrap() > 0.0, "{r}");
     }
 }

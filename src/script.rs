@@ -144,7 +144,15 @@ fn check_statement(synapse: &Synapse, lock: &[i64], all: &[Change], digests: Vec
     )
 }
 
-pub fn statements(synapse: &Synapse, room_id: &str, room: &Room, plan: &Plan) -> Vec<String> {
+/// The script; with `rehearsal` it ends in ROLLBACK instead of COMMIT (every check and statement
+/// runs when it is applied, and nothing stays changed).
+pub fn statements(
+    synapse: &Synapse,
+    room_id: &str,
+    room: &Room,
+    plan: &Plan,
+    rehearsal: bool,
+) -> Vec<String> {
     let schema = &synapse.schema;
     let all = changes(room, plan);
     let lock = lock_ids(&all);
@@ -192,7 +200,12 @@ pub fn statements(synapse: &Synapse, room_id: &str, room: &Room, plan: &Plan) ->
             ));
         }
     }
-    out.push("COMMIT;".to_owned());
+    if rehearsal {
+        out.push("-- dry run: everything above ran and is rolled back".to_owned());
+        out.push("ROLLBACK;".to_owned());
+    } else {
+        out.push("COMMIT;".to_owned());
+    }
     out
 }
 

@@ -143,7 +143,7 @@ pub extern "C-unwind" fn synapse_compress_worker_main(_arg: pg_sys::Datum) {
     let run_id = BackgroundWorker::transaction(|| {
         Spi::get_one_with_args::<i64>(
             "SELECT synapse_compress.start_run(source => 'worker', chunk_size => $1, number_of_chunks => $2, \
-             levels => '{100,50,25}', method => NULL, max_chain => NULL)",
+             levels => '{100,50,25}', method => 'fork_aware', max_chain => NULL)",
             &[plan.chunk_size.into(), plan.chunks.into()],
         )
     });
