@@ -32,6 +32,12 @@ say "test: concurrency (isolation tester: Synapse's writer, deleter and purge, o
 say "test: unattended runs over many rooms (compress_largest_rooms, progress, history)"
 "$ROOT/tests/runs.sh"
 
+say "test: upgrade from 0.1.0 (ALTER EXTENSION UPDATE against a fresh install)"
+"$ROOT/tests/upgrade.sh"
+
+say "test: privileges (table owner, maintenance role, no grants)"
+"$ROOT/tests/privileges.sh"
+
 say "test: the background worker"
 "$ROOT/tests/worker.sh"
 
@@ -39,4 +45,4 @@ say "test: the README's first command from a fresh clone"
 cluster_stop   # the clone installs the library again
 "$ROOT/scripts/fresh_clone_check.sh"
 
-echo "suites: 9 passed, 0 failed"
+echo "suites: 11 passed, 0 failed"

@@ -35,6 +35,8 @@ pub fn register_launcher() {
         .set_type(LAUNCHER)
         .set_library(LIBRARY)
         .set_function("synapse_compress_launcher_main")
+        // to appear in pg_stat_activity it initialises a connection, to no database
+        .enable_spi_access()
         .set_start_time(BgWorkerStartTime::RecoveryFinished)
         .set_restart_time(Some(Duration::from_secs(10)))
         .load();
@@ -45,6 +47,9 @@ pub fn register_launcher() {
 #[no_mangle]
 pub extern "C-unwind" fn synapse_compress_launcher_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // Connected to no database (like PostgreSQL's logical replication launcher): visible in
+    // pg_stat_activity, and never in the way of DROP DATABASE or CREATE DATABASE ... TEMPLATE.
+    BackgroundWorker::connect_worker_to_spi(None, None);
     log!("synapse_compress: launcher started (worker_enabled = {})", settings::worker_enabled());
     let mut running: Option<DynamicBackgroundWorker> = None;
     let mut last_start: Option<Instant> = None;
@@ -162,6 +167,18 @@ pub extern "C-unwind" fn synapse_compress_worker_main(_arg: pg_sys::Datum) {
     log!("synapse_compress: worker run {run_id} done: {done} chunk(s) in {database}");
 }
 
+/// Shows what the worker does in pg_stat_activity (`state` and `query`).
+fn report_activity(state: pg_sys::BackendState::Type, room: &str) {
+    let text = if room.is_empty() {
+        String::new()
+    } else {
+        format!("synapse_compress worker: compress_room_chunk({})", crate::errors::show_room(room))
+    };
+    let text = std::ffi::CString::new(text.replace('\0', "")).unwrap_or_default();
+    // SAFETY: the text is copied by PostgreSQL before this returns.
+    unsafe { pg_sys::pgstat_report_activity(state, text.as_ptr()) };
+}
+
 /// How much one worker run does.
 struct RunPlan {
     chunk_size: i32,
@@ -191,9 +208,11 @@ impl RunPlan {
                     // SAFETY: between transactions, as the launcher does.
                     unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
                 }
+                report_activity(pg_sys::BackendState::STATE_RUNNING, &room);
                 let outcome = BackgroundWorker::transaction(AssertUnwindSafe(|| {
                     Spi::connect_mut(|client| self.chunk(client, run_id, &room))
                 }));
+                report_activity(pg_sys::BackendState::STATE_IDLE, "");
                 match outcome.as_deref() {
                     Some("compressed" | "unchanged" | "skipped") => done += 1,
                     _ => continue 'rooms,

@@ -130,7 +130,7 @@ set_worker naptime 3600
 reload
 sleep 0.3
 start=$(date +%s%N)
-qp "SELECT pg_terminate_backend($pid)" >/dev/null 2>&1 || true
+[ -z "$pid" ] || qp "SELECT pg_terminate_backend($pid)" >/dev/null 2>&1 || true
 for _ in $(seq 1 100); do [ -z "$(worker_pid)" ] && break; sleep 0.02; done
 stop_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 after_md5=$(q "SELECT md5(string_agg(format('%s %s %s %s', state_group, type, state_key, event_id), ',' ORDER BY state_group, type, state_key))
