@@ -38,11 +38,17 @@ say "test: upgrade from 0.1.0 (ALTER EXTENSION UPDATE against a fresh install)"
 say "test: privileges (table owner, maintenance role, no grants)"
 "$ROOT/tests/privileges.sh"
 
+say "test: every SQL example of the README (run against the demo database)"
+"$ROOT/tests/readme_sql.sh"
+
 say "test: the background worker"
 "$ROOT/tests/worker.sh"
 
+cluster_stop   # the package test and the clone replace the library
+say "test: the Debian package (build, dpkg -i, CREATE EXTENSION and a compression, dpkg -r)"
+"$ROOT/tests/package.sh"
+
 say "test: the README's first command from a fresh clone"
-cluster_stop   # the clone installs the library again
 "$ROOT/scripts/fresh_clone_check.sh"
 
-echo "suites: 11 passed, 0 failed"
+echo "suites: 13 passed, 0 failed"
