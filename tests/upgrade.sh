@@ -82,6 +82,7 @@ if [ -e "$FIXTURE" ]; then
     cp -p "$FIXTURE" "$SAVED"
 fi
 restore_extdir() {
+    cluster_stop >/dev/null 2>&1 || true   # this test's own throwaway cluster
     rm -f "$AUXCTL"
     if [ -n "$SAVED" ]; then cp -p "$SAVED" "$FIXTURE"; else rm -f "$FIXTURE"; fi
 }
