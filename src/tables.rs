@@ -19,6 +19,9 @@ const BLOCKING_UPDATES: [&str; 5] = [
     "mark_unreferenced_state_groups_for_deletion_bg_update",
 ];
 
+/// The state tables every call reads.
+const REQUIRED_TABLES: [&str; 3] = ["state_groups", "state_group_edges", "state_groups_state"];
+
 /// Added in Synapse schema 89: older databases have no deletion queue.
 pub const PENDING_DELETION: &str = "state_groups_pending_deletion";
 
@@ -55,26 +58,22 @@ impl Synapse {
     /// (`write`: also those needed to rewrite).
     pub fn inspect(client: &SpiClient<'_>, write: bool) -> Result<Synapse> {
         let name = settings::synapse_schema_name()?;
-        let exists = |table: &str| -> Result<bool> {
-            Ok(client
-                .select(
-                    "SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-                    Some(1),
-                    &[name.as_str().into(), table.into()],
-                )?
-                .first()
-                .get_one::<bool>()?
-                .unwrap_or(false))
-        };
-        let schema_exists = client
+        // One round trip: whether the schema exists, and which of Synapse's tables it holds.
+        let tables: Vec<&str> =
+            REQUIRED_TABLES.iter().chain(&[PENDING_DELETION, BACKGROUND_UPDATES]).copied().collect();
+        let (schema_exists, present_tables) = client
             .select(
-                "SELECT pg_catalog.to_regnamespace(pg_catalog.quote_ident($1)) IS NOT NULL",
+                "SELECT pg_catalog.to_regnamespace(pg_catalog.quote_ident($1)) IS NOT NULL, \
+                        ARRAY(SELECT t FROM unnest($2::text[]) AS t \
+                              WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, t)) IS NOT NULL)",
                 Some(1),
-                &[name.as_str().into()],
+                &[name.as_str().into(), tables.into()],
             )?
             .first()
-            .get_one::<bool>()?
-            .unwrap_or(false);
+            .get_two::<bool, Vec<String>>()?;
+        let schema_exists = schema_exists.unwrap_or(false);
+        let present_tables = present_tables.unwrap_or_default();
+        let exists = |table: &str| present_tables.iter().any(|t| t == table);
         if !schema_exists {
             return Err(Error::Setting {
                 code: PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
@@ -85,8 +84,8 @@ impl Synapse {
                 hint: "Set synapse_compress.synapse_schema to the schema of Synapse's tables.".into(),
             });
         }
-        for table in ["state_groups", "state_group_edges", "state_groups_state"] {
-            if !exists(table)? {
+        for table in REQUIRED_TABLES {
+            if !exists(table) {
                 return Err(Error::Setting {
                     code: PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
                     message: format!("schema {} has no table {table}", quote_identifier(&name)),
@@ -94,9 +93,8 @@ impl Synapse {
                 });
             }
         }
-        let synapse =
-            Synapse { schema: quote_identifier(&name), pending_deletion: exists(PENDING_DELETION)? };
-        let background_updates = exists(BACKGROUND_UPDATES)?;
+        let synapse = Synapse { schema: quote_identifier(&name), pending_deletion: exists(PENDING_DELETION) };
+        let background_updates = exists(BACKGROUND_UPDATES);
         let present = |table: &str| match table {
             PENDING_DELETION => synapse.pending_deletion,
             BACKGROUND_UPDATES => background_updates,
