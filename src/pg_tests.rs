@@ -509,7 +509,9 @@ mod tests {
             let config = format!("SELECT proconfig::text FROM pg_proc WHERE proname = '{f}'");
             assert_eq!(
                 Spi::get_one::<String>(&config).unwrap().as_deref(),
-                Some(r#"{"search_path=pg_catalog, pg_temp",jit=off,enable_seqscan=off,enable_bitmapscan=off}"#),
+                Some(
+                    r#"{"search_path=pg_catalog, pg_temp",jit=off,enable_seqscan=off,enable_bitmapscan=off}"#
+                ),
                 "{f}"
             );
         }
