@@ -282,7 +282,7 @@ section="## $DATE — Whole-database runs (issue 8), production durability — c
 
 \`scripts/bench_runs.sh\`$( [ "${BENCH_RUNS_SMALL:-0}" = 1 ] && echo ' (BENCH_RUNS_SMALL=1)'). \
 Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), \
-$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo) GiB RAM, shared with another engineer running tests; \
+$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo) GiB RAM, load average $(cut -d" " -f1-3 /proc/loadavg) at the end; \
 PostgreSQL $(q postgres 'SHOW server_version') in its own cluster (target/pg-bench): $settings. \
 Database: $CONFIG ($ROOMS rooms, $(thousands "$ROWS0") rows in state_groups_state of which $CHAIN_NAME $(thousands "$CHAIN0") and busy $(thousands "$BUSY0"); $SIZE), \
 vacuumed and copied with CREATE DATABASE ... TEMPLATE for every variant; CHECKPOINT and sync before every timed step; \
