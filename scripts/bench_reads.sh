@@ -6,6 +6,8 @@
 #   fa50      after compress_room_state(room, method => 'fork_aware', max_chain => 50)
 #   fa100     ... max_chain => 100 (the default)
 #   fa150     ... max_chain => 150
+#   fa100m    ... max_chain => 100 with SET synapse_compress.read_budget = median
+#   fa100s    ... max_chain => 100 with SET synapse_compress.read_budget = strict
 # Each copy is VACUUM ANALYZEd after compressing. The read is Synapse's query for a group's full
 # state (synapse/storage/databases/state/bg_updates.py, _get_state_groups_from_groups_txn, on
 # PostgreSQL): in a transaction with SET LOCAL enable_seqscan = off, a recursive CTE over
@@ -26,6 +28,7 @@
 #                       busy-5k    roomgen busy, 5,000 groups, seed 1, every group read
 #                       chain-20k  roomgen chain, 20,000 groups, seed 1, every 10th group read
 #   READS_EVERY_CHAIN sample step for chain-20k (default 10)
+#   READS_VARIANTS    copies, space separated (default "now levels fa50 fa100 fa150 fa100m fa100s")
 #   READS_KEEP=1      keep the reads_* databases afterwards (default: dropped per room)
 #   READS_STOP=0      leave the cluster running at the end (default: stopped)
 #   PG_CLUSTER_DIR    default target/pg-reads;  PGPORT default 54359
@@ -49,7 +52,7 @@ OUT="$ROOT/target/reads"
 STAMP="$(date -u +%Y%m%d-%H%M%S)"
 TSV="$OUT/results-$STAMP.tsv"
 MD="$OUT/results-$STAMP.md"
-VARIANTS=(now levels fa50 fa100 fa150)
+VARIANTS=(${READS_VARIANTS:-now levels fa50 fa100 fa150 fa100m fa100s})
 [ "$PG_CLUSTER_DIR" != "$ROOT/target/pg" ] || die "PG_CLUSTER_DIR must not be the shared cluster target/pg"
 
 room_spec() { # name -> "shape groups room_id every"
@@ -70,6 +73,14 @@ compress_sql() { # variant ROOM -> the compress call (empty for "now")
         fa50) echo "synapse_compress.compress_room_state(:'room', method => 'fork_aware', max_chain => 50)" ;;
         fa100) echo "synapse_compress.compress_room_state(:'room', method => 'fork_aware', max_chain => 100)" ;;
         fa150) echo "synapse_compress.compress_room_state(:'room', method => 'fork_aware', max_chain => 150)" ;;
+        fa100m | fa100s) echo "synapse_compress.compress_room_state(:'room', method => 'fork_aware', max_chain => 100)" ;;
+    esac
+}
+budget_sql() { # variant -> the session's read budget
+    case "$1" in
+        fa100m) echo "SET synapse_compress.read_budget = median;" ;;
+        fa100s) echo "SET synapse_compress.read_budget = strict;" ;;
+        *) echo "" ;;
     esac
 }
 variant_label() {
@@ -79,6 +90,8 @@ variant_label() {
         fa50) echo "\`'fork_aware'\` max_chain 50" ;;
         fa100) echo "\`'fork_aware'\` max_chain 100 (default)" ;;
         fa150) echo "\`'fork_aware'\` max_chain 150" ;;
+        fa100m) echo "\`'fork_aware'\` max_chain 100, read_budget median" ;;
+        fa100s) echo "\`'fork_aware'\` max_chain 100, read_budget strict" ;;
     esac
 }
 thousands() { awk -v n="$1" 'BEGIN { if (n == "") { print "-"; exit } s = sprintf("%d", n); r = "";
@@ -209,7 +222,7 @@ for r in $READS_ROOMS; do
         call="$(compress_sql "$v")"
         if [ -n "$call" ]; then
             say "room $r: compressing copy $v"
-            res="$(psql_db "$db" -At -F '|' -v room="$room" <<<"SELECT state_groups_changed, max_chain_after, applied, message FROM $call")"
+            res="$(psql_db "$db" -qAt -F '|' -v room="$room" <<<"LOAD 'synapse_compress'; $(budget_sql "$v") SELECT state_groups_changed, max_chain_after, applied, message FROM $call")"
             IFS='|' read -r changed[$v] fnchain[$v] applied msg[$v] <<<"$res"
             [ "$applied" = t ] || say "room $r: $v not applied: ${msg[$v]}"
         else
@@ -250,7 +263,7 @@ done
 {
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — Read cost in Synapse's terms (issue 9) (commit $COMMIT, \`scripts/bench_reads.sh\`)"
     echo
-    echo "Machine: $NPROC CPUs ($CPU), $MEM_GIB GiB RAM, shared with other engineers' tests and benchmarks; PostgreSQL $PG_VERSION (own throwaway cluster: shared_buffers $SHARED_BUFFERS, jit $JIT, fsync off, no preloaded library); synapse_compress as installed in the system PostgreSQL ($EXT_SO of $EXT_DATE)."
+    echo "Machine: $NPROC CPUs ($CPU), $MEM_GIB GiB RAM, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; PostgreSQL $PG_VERSION (own throwaway cluster: shared_buffers $SHARED_BUFFERS, jit $JIT, fsync off, no preloaded library); synapse_compress as installed in the system PostgreSQL ($EXT_SO of $EXT_DATE)."
     echo
     echo "| room | copy | rows after | longest chain | read ms p50 | p99 | max | mean | p50 ÷ now | p99 ÷ now | mean ÷ now | rows read p50/p99/max | groups walked p50/p99/max |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"

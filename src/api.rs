@@ -1,7 +1,7 @@
 //! The SQL functions: `compress_room_state` (compress, verify, rewrite in the calling
 //! transaction) and `compress_room_state_sql` (the same change as reviewable statements).
 
-use compress_core::Stats;
+use compress_core::{ReadBudget, Stats};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{Array, JsonB};
@@ -110,7 +110,10 @@ fn run_script(req: Request) -> Result<Vec<String>> {
             return Ok(vec!["-- no state groups in the given range".to_owned()]);
         };
         let s = &c.plan.stats;
-        let cap = req.method.max_chain().map_or(String::new(), |cap| format!(" max_chain {cap},"));
+        let mut cap = req.method.max_chain().map_or(String::new(), |cap| format!(" max_chain {cap},"));
+        if let Some(budget) = s.read_budget.filter(|&b| b != ReadBudget::Off) {
+            cap += &format!(" read_budget {},", budget.name());
+        }
         let header = format!(
             "-- synapse_compress: room {}: method {},{cap} {} of {} groups change, rows {} -> {}, verified",
             script::quote_literal(&req.room_id),

@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use compress_core::{
-    compress, compress_fork_aware, verify_with_cap, ForkAwareOptions, Levels, Plan, Room, Stats,
+    compress, compress_fork_aware, verify_with_limits, ForkAwareOptions, Levels, Plan, ReadBudget, ReadRows,
+    Room, Stats,
 };
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -52,12 +53,31 @@ pub struct Details {
     pub chain_cap_unmet: bool,
     pub max_chain_before: u32,
     pub max_chain_after: u32,
+    /// The read budget applied (fork-aware only: `synapse_compress.read_budget`).
+    pub read_budget: Option<&'static str>,
+    /// Rows Synapse's reads of the groups in range fetch, before and after.
+    pub read_rows_before: ReadRowsJson,
+    pub read_rows_after: ReadRowsJson,
     /// Why a chunk's saved levels could not be used and were reset.
     pub levels_reset: Option<String>,
     pub load_ms: f64,
     pub compress_ms: f64,
     pub verify_ms: f64,
     pub write_ms: f64,
+}
+
+/// [`ReadRows`] in `details`: percentiles of the rows a read fetches.
+#[derive(Debug, Default, Serialize)]
+pub struct ReadRowsJson {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl From<ReadRows> for ReadRowsJson {
+    fn from(r: ReadRows) -> Self {
+        ReadRowsJson { p50: r.p50, p99: r.p99, max: r.max }
+    }
 }
 
 impl Details {
@@ -69,6 +89,9 @@ impl Details {
             chain_cap_unmet: stats.chain_cap_unmet,
             max_chain_before: stats.max_chain_before,
             max_chain_after: stats.max_chain_after,
+            read_budget: stats.read_budget.map(ReadBudget::name),
+            read_rows_before: stats.read_rows_before.into(),
+            read_rows_after: stats.read_rows_after.into(),
             levels_reset: None,
             load_ms: ms(timings.load),
             compress_ms: ms(timings.compress),
@@ -158,7 +181,7 @@ pub fn compress_and_verify(
         timings.load.as_secs_f64()
     );
     let t = Instant::now();
-    let (plan, levels, cap) = match compression {
+    let (plan, levels, limits) = match compression {
         Compression::Levels(start) => {
             let mut levels = start(&room)?;
             let plan = compress(&room, &mut levels, &mut check_interrupts);
@@ -166,16 +189,16 @@ pub fn compress_and_verify(
         }
         Compression::ForkAware(options) => {
             let plan = compress_fork_aware(&room, &options, &mut check_interrupts);
-            (plan, None, Some(options.max_chain))
+            (plan, None, Some((options.max_chain, options.read_budget)))
         }
     };
     timings.compress = t.elapsed();
     let t = Instant::now();
     // A plan that changes nothing is not written: its chains are the room's own, which may exceed
     // the cap (the plan then says so, `chain_cap_unmet`). Every plan that changes a group must
-    // keep every chain of the range within the cap.
-    let cap = cap.filter(|_| !plan.changed.is_empty());
-    verify_with_cap(&room, &plan, cap, &mut check_interrupts)
+    // keep every chain of the range within the cap and every read within the read budget.
+    let (cap, budget) = limits.filter(|_| !plan.changed.is_empty()).unzip();
+    verify_with_limits(&room, &plan, cap, budget.unwrap_or(ReadBudget::Off), &mut check_interrupts)
         .map_err(|error| Error::Verification { room: room_id.to_owned(), error })?;
     timings.verify = t.elapsed();
     notice!(

@@ -933,22 +933,26 @@ mod tests {
         ))
     }
 
+    /// Per group of the room (`$1`), the bigint pair `sql` selects: group id and a measure.
+    fn per_group(sql: &str, room: &str) -> Vec<(i64, i64)> {
+        Spi::connect(|c| {
+            c.select(sql, None, &[room.into()])
+                .unwrap()
+                .map(|row| (row.get::<i64>(1).unwrap().unwrap(), row.get::<i64>(2).unwrap().unwrap()))
+                .collect()
+        })
+    }
+
     /// Per group of the room, its chain length along the real edges.
     fn chains(room: &str) -> Vec<(i64, i64)> {
-        Spi::connect(|c| {
-            c.select(
-                "WITH RECURSIVE c(g, at, n) AS (
-                     SELECT id, id, 1 FROM state_groups WHERE room_id = $1
-                   UNION ALL
-                     SELECT c.g, e.prev_state_group, c.n + 1 FROM c JOIN state_group_edges e ON e.state_group = c.at)
-                 SELECT g, max(n) FROM c GROUP BY g ORDER BY g",
-                None,
-                &[room.into()],
-            )
-            .unwrap()
-            .map(|row| (row.get::<i64>(1).unwrap().unwrap(), row.get::<i64>(2).unwrap().unwrap()))
-            .collect()
-        })
+        per_group(
+            "WITH RECURSIVE c(g, at, n) AS (
+                 SELECT id, id, 1 FROM state_groups WHERE room_id = $1
+               UNION ALL
+                 SELECT c.g, e.prev_state_group, c.n + 1 FROM c JOIN state_group_edges e ON e.state_group = c.at)
+             SELECT g, max(n) FROM c GROUP BY g ORDER BY g",
+            room,
+        )
     }
 
     /// The default method writes a forked room that the reference level method would grow (and
@@ -1219,5 +1223,103 @@ mod tests {
         assert_eq!(r["details"]["max_chain"], 100, "{r}");
         assert!(r["details"]["load_ms"].as_f64().unwrap() >= 0.0, "{r}");
         assert!(r["details"]["write_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+
+    /// A chain of `n` groups from id `first` whose state holds `statics` members who never
+    /// change and `users` members who change in turn (group `i` changes member `i % users`): a
+    /// snapshot every `every` groups, a one-row delta otherwise.
+    fn churning_chain(room: &str, first: i64, n: i64, every: i64, statics: i64, users: i64) {
+        let r = lit(room);
+        Spi::run(&format!(
+            "INSERT INTO state_groups (id, room_id, event_id)
+                 SELECT {first} + i, {r}, '$ev' || i FROM generate_series(0, {n} - 1) i;
+             INSERT INTO state_group_edges (state_group, prev_state_group)
+                 SELECT {first} + i, {first} + i - 1 FROM generate_series(0, {n} - 1) i WHERE i % {every} <> 0;
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i, {r}, 'm.room.member', '@c' || (i % {users}) || ':x', '$c' || {first} || '_' || i
+                 FROM generate_series(0, {n} - 1) i WHERE i % {every} <> 0;
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i, {r}, 'm.room.member', '@c' || (j % {users}) || ':x', '$c' || {first} || '_' || j
+                 FROM generate_series(0, {n} - 1) i, generate_series(greatest(0, i - {users} + 1), i) j
+                 WHERE i % {every} = 0;
+             INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)
+                 SELECT {first} + i, {r}, 'm.room.member', '@s' || k || ':x', '$s' || k
+                 FROM generate_series(0, {n} - 1) i, generate_series(1, {statics}) k WHERE i % {every} = 0;"
+        ))
+        .unwrap();
+    }
+
+    /// Per group of the room, the rows Synapse's read of it fetches: every row of every group on
+    /// its chain.
+    fn reads(room: &str) -> Vec<(i64, i64)> {
+        per_group(
+            "WITH RECURSIVE c(g, at) AS (
+                 SELECT id, id FROM state_groups WHERE room_id = $1
+               UNION ALL
+                 SELECT c.g, e.prev_state_group FROM c JOIN state_group_edges e ON e.state_group = c.at)
+             SELECT c.g, count(s.state_group) FROM c LEFT JOIN state_groups_state s ON s.state_group = c.at
+             GROUP BY c.g ORDER BY c.g",
+            room,
+        )
+    }
+
+    /// `synapse_compress.read_budget` bounds the rows Synapse's reads fetch after the default
+    /// method: off lets them grow on a room whose members change, median keeps the median and
+    /// every higher percentile, strict keeps every group's read; every group resolves the same.
+    #[pg_test]
+    fn the_read_budget_setting_bounds_what_reads_fetch() {
+        setup();
+        let rooms =
+            [("off", "!off:x"), ("median", "!median:x"), ("strict", "!strict:x"), ("strict", "!adding:x")];
+        for (i, (_, room)) in rooms.iter().enumerate().take(3) {
+            churning_chain(room, 1 + 1000 * i as i64, 600, 100, 150, 30);
+        }
+        // Only new members: deltas never repeat a key, so even the strict budget writes.
+        member_chain("!adding:x", 4001, 1, 300, 100);
+        let percentile = |reads: &[(i64, i64)], p: f64| {
+            let mut r: Vec<i64> = reads.iter().map(|x| x.1).collect();
+            r.sort();
+            r[((p * r.len() as f64).ceil() as usize).max(1) - 1]
+        };
+        let (mut rows_before, mut rows_after) = (Vec::new(), Vec::new());
+        for (budget, room) in rooms {
+            let before = states(room);
+            let reads_before = reads(room);
+            Spi::run(&format!("SET synapse_compress.read_budget = {budget}")).unwrap();
+            let r = compress(&lit(room));
+            assert_eq!(r["applied"], budget != "strict" || room == "!adding:x", "{budget}: {r}");
+            assert_eq!(r["details"]["read_budget"], budget, "{r}");
+            assert_eq!(states(room), before, "{budget}");
+            let reads_after = reads(room);
+            for p in [0.5, 0.99, 1.0] {
+                let (b, a) = (percentile(&reads_before, p), percentile(&reads_after, p));
+                let key = if p == 1.0 { "max".to_string() } else { format!("p{}", (p * 100.0) as i64) };
+                assert_eq!(r["details"]["read_rows_before"][&key], b, "{budget} {key}: {r}");
+                assert_eq!(r["details"]["read_rows_after"][&key], a, "{budget} {key}: {r}");
+                match budget {
+                    "off" if p == 0.5 => assert!(a > b, "without a budget this room's reads grow: {r}"),
+                    "off" => {}
+                    _ => assert!(a <= b, "{budget} {key}: {b} -> {a}"),
+                }
+            }
+            if budget == "strict" {
+                for ((g, b), (_, a)) in reads_before.iter().zip(&reads_after) {
+                    assert!(a <= b, "group {g}: a read fetches {a} rows, {b} before");
+                }
+            }
+            rows_before.push(r["rows_before"].as_i64().unwrap());
+            rows_after.push(r["rows_after"].as_i64().unwrap());
+        }
+        Spi::run("RESET synapse_compress.read_budget").unwrap();
+        assert!(rows_after[0] < rows_after[1] && rows_after[1] <= rows_after[2], "{rows_after:?}");
+        assert!(rows_after[3] < rows_before[3], "{rows_before:?} -> {rows_after:?}");
+        let bad = error_of("SET synapse_compress.read_budget = 'sometimes'");
+        assert!(bad.starts_with("22023"), "{bad}");
+        // The level method builds the existing tool's tree: no budget applies.
+        Spi::run("SET synapse_compress.read_budget = strict").unwrap();
+        member_chain(ROOM, 5000, 1, 30, 10);
+        let r = compress(&format!("{}, method => 'levels', levels => '{{3,3}}'", lit(ROOM)));
+        assert!(r["details"]["read_budget"].is_null(), "{r}");
+        Spi::run("RESET synapse_compress.read_budget").unwrap();
     }
 }

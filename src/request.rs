@@ -7,6 +7,7 @@ use pgrx::array::RawArray;
 use pgrx::Array;
 
 use crate::errors::{show_room, Error, Result};
+use crate::settings;
 
 /// The largest room id accepted: Matrix limits room ids to 255 bytes; this leaves room for
 /// unusual servers while refusing the absurd.
@@ -108,7 +109,8 @@ pub fn method_arg(method: Option<&str>, max_chain: Option<i32>, sizes: &[i64]) -
                 )));
             }
             let max_chain = max_chain.map_or(i64::from(DEFAULT_MAX_CHAIN), i64::from);
-            Ok(Method::ForkAware(ForkAwareOptions::new(max_chain, i64::from(DEFAULT_WINDOW))?))
+            let options = ForkAwareOptions::new(max_chain, i64::from(DEFAULT_WINDOW))?;
+            Ok(Method::ForkAware(options.with_read_budget(settings::read_budget())))
         }
         other => {
             let shown: String = other.chars().take(64).flat_map(char::escape_debug).collect();

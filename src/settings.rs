@@ -2,7 +2,8 @@
 
 use std::ffi::CString;
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use compress_core::ReadBudget;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 use crate::errors::{Error, Result};
 
@@ -130,8 +131,39 @@ fn register_worker_settings() {
     );
 }
 
+/// `synapse_compress.read_budget`: how many rows Synapse's reads may fetch after a rewrite by
+/// the fork-aware method.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReadBudgetSetting {
+    #[name = c"off"]
+    Off,
+    #[name = c"median"]
+    Median,
+    #[name = c"strict"]
+    Strict,
+}
+
+pub static READ_BUDGET: GucSetting<ReadBudgetSetting> =
+    GucSetting::<ReadBudgetSetting>::new(ReadBudgetSetting::Off);
+
+pub fn read_budget() -> ReadBudget {
+    match READ_BUDGET.get() {
+        ReadBudgetSetting::Off => ReadBudget::Off,
+        ReadBudgetSetting::Median => ReadBudget::Median,
+        ReadBudgetSetting::Strict => ReadBudget::Strict,
+    }
+}
+
 pub fn register() {
     register_worker_settings();
+    GucRegistry::define_enum_guc(
+        c"synapse_compress.read_budget",
+        c"How many rows Synapse's reads of a group may fetch after the fork-aware method rewrites it.",
+        c"off: only max_chain bounds reads; median: no read fetches more rows than now or than the median read of the groups compressed now, so the median, higher percentiles and maximum do not grow; strict: no read fetches more rows than now. Fewer rows are saved on rooms whose members change.",
+        &READ_BUDGET,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"synapse_compress.history_days",
         c"Days the history of runs and chunks is kept.",

@@ -61,7 +61,8 @@ SQL
 before=$(digest)
 rows_before=$(q "SELECT count(*) FROM state_groups_state")
 
-# 1. Enabled: it compresses the database by itself.
+# 1. Enabled: it compresses the database by itself, with the settings of its role in the database.
+q "ALTER ROLE $ROLE IN DATABASE $DB SET synapse_compress.read_budget = median" >/dev/null
 launcher=$(qp "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'synapse_compress launcher' AND datname IS NULL")
 set_worker database "$DB"
 set_worker worker_role "$ROLE"
@@ -73,11 +74,15 @@ reload
 if wait_for 60 "SELECT count(*) > 0 FROM synapse_compress.runs WHERE source = 'worker' AND finished_at IS NOT NULL"; then
     rows_after=$(q "SELECT count(*) FROM state_groups_state")
     owner=$(q "SELECT tableowner FROM pg_tables WHERE tablename = 'state_compressor_progress'")
-    if [ "$launcher" = 1 ] && [ "$(digest)" = "$before" ] && [ "$rows_after" -lt "$rows_before" ] && [ "$owner" = "$ROLE" ]; then
-        pass "the worker compressed the database by itself as $ROLE ($rows_before -> $rows_after rows), every state the same"
+    budgets=$(q "SELECT string_agg(DISTINCT coalesce(details->>'read_budget', 'none'), ',') FROM synapse_compress.chunks
+                 WHERE outcome IN ('compressed', 'unchanged', 'skipped')")
+    if [ "$launcher" = 1 ] && [ "$(digest)" = "$before" ] && [ "$rows_after" -lt "$rows_before" ] && [ "$owner" = "$ROLE" ] \
+        && [ "$budgets" = median ]; then
+        pass "the worker compressed the database by itself as $ROLE ($rows_before -> $rows_after rows, read budget of its role: $budgets), every state the same"
     else
-        fail "worker run: launcher $launcher, rows $rows_before -> $rows_after, progress owner $owner"
+        fail "worker run: launcher $launcher, rows $rows_before -> $rows_after, progress owner $owner, read budgets $budgets"
     fi
+    q "ALTER ROLE $ROLE IN DATABASE $DB RESET synapse_compress.read_budget" >/dev/null
 else
     fail "no worker run finished within 60 s: $(tail -n 5 "$PG_LOG")"
 fi

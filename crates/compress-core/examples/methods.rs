@@ -4,15 +4,16 @@
 //! compress and to verify (exactly, with the chain cap); then the fork-aware method at 100 and
 //! 150 on the room as the level method left it (users switching over: its chains exceed 100, so
 //! at 100 the method may only keep it, `unmet`). Then what a read of each group walks (Synapse's
-//! recursive query: groups on the chain and their rows), now and after each method. Run:
+//! recursive query: groups on the chain and their rows), now and after each method, and the
+//! fork-aware method at 100 under the read budgets `median` and `strict`. Run:
 //! `cargo run --release -p compress_core --example methods [-- ROOM...]` where ROOM filters by
 //! name (e.g. `busy-5k-1`, `chain-20k`, `chain-50k`; chain-50k only runs when named).
 
 use std::time::{Duration, Instant};
 
 use compress_core::{
-    compress, compress_fork_aware, verify, verify_with_cap, ForkAwareOptions, GroupGraph, Levels, Plan, Room,
-    RoomBuilder,
+    compress, compress_fork_aware, verify, verify_with_cap, verify_with_limits, ForkAwareOptions, GroupGraph,
+    Levels, Plan, ReadBudget, Room, RoomBuilder,
 };
 use roomgen::{Config, RoomSink, Shape};
 
@@ -129,6 +130,7 @@ fn cell(plan: &Plan, compress: Duration, verify: Duration) -> String {
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).collect();
     let mut read_lines = Vec::new();
+    let mut budget_lines = Vec::new();
     println!("rows after (longest chain) compress/verify ms; build = generate + load into memory");
     println!(
         "{:<10} {:>9} {:>8} | {:<28} | {:<28} | {:<28} | {:<28} | fork100/levels",
@@ -170,6 +172,22 @@ fn main() {
             line += &format!(" {} |", cell(&plan, fc, fv));
         }
         line += &format!(" {:>14.3} |", fork100 as f64 / levels.stats.rows_after as f64);
+        for budget in [ReadBudget::Median, ReadBudget::Strict] {
+            let options = ForkAwareOptions::default().with_read_budget(budget);
+            let (plan, fc) = timed(|| compress_fork_aware(&room, &options, &mut || {}));
+            let check = if plan.changed.is_empty() { None } else { Some(options.max_chain) };
+            let ((), fv) = timed(|| {
+                verify_with_limits(&room, &plan, check, budget, &mut || {})
+                    .expect("fork_aware verifies its budget")
+            });
+            let ratio = plan.stats.rows_after as f64 / levels.stats.rows_after as f64;
+            budget_lines.push(format!(
+                "{name:<10} {:<6} {} {ratio:>6.3} | {}",
+                budget.name(),
+                cell(&plan, fc, fv),
+                reads(&room, Some(&plan))
+            ));
+        }
         let compressed = rewritten(&room, &levels);
         for cap in [100, 150] {
             let options = ForkAwareOptions { max_chain: cap, ..ForkAwareOptions::default() };
@@ -180,6 +198,10 @@ fn main() {
             let unmet = if s.chain_cap_unmet { " unmet" } else { "" };
             line += &format!(" {} ({}){unmet}", s.rows_after, s.max_chain_after);
         }
+        println!("{line}");
+    }
+    println!("\nfork_aware 100 with a read budget: rows after (longest chain) compress/verify ms, ÷ levels | reads");
+    for line in budget_lines {
         println!("{line}");
     }
     println!("\nreads of every group in range (p50/p99/max): groups walked, rows read by Synapse's query");

@@ -9,7 +9,8 @@
 //!   along the room's forks, under a cap on chain length, never more rows than now.
 //!
 //! Plans are verified exactly against the original states ([`verify::verify`], with a chain cap
-//! [`verify::verify_with_cap`]). States are never resolved from scratch: [`cursor::StateCursor`]
+//! [`verify::verify_with_cap`], and a read budget [`verify::verify_with_limits`]; what Synapse's
+//! reads fetch is in [`reads`]). States are never resolved from scratch: [`cursor::StateCursor`]
 //! walks a forest applying and undoing deltas, two cursors compare states incrementally
 //! ([`cursor::StatePair`], [`meter::DeltaMeter`]). [`plan`] holds what both methods share.
 
@@ -22,6 +23,7 @@ pub mod intern;
 pub mod levels;
 pub mod meter;
 pub mod plan;
+pub mod reads;
 pub mod room;
 pub mod verify;
 
@@ -31,9 +33,10 @@ pub use forest::{Forest, Node};
 pub use fork_aware::{compress_fork_aware, ForkAwareOptions};
 pub use intern::{KeyId, StringTable, ValueId, ABSENT};
 pub use levels::Levels;
-pub use plan::{real_prev, Plan, Stats};
+pub use plan::{real_prev, Plan, ReadRows, Stats};
+pub use reads::ReadBudget;
 pub use room::{GroupGraph, Room, RoomBuilder};
-pub use verify::{verify, verify_with_cap};
+pub use verify::{verify, verify_with_cap, verify_with_limits};
 
 /// Something that is called regularly from every long loop, so that the caller can abort
 /// (PostgreSQL's interrupt check raises an error that unwinds through the core).

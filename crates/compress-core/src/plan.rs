@@ -38,6 +38,33 @@ pub struct Stats {
     /// Reads of groups in range already walked more than the cap, and no tree within the cap had
     /// fewer rows than now: the plan keeps the original tree (it changes nothing).
     pub chain_cap_unmet: bool,
+    /// The read budget the method applied (`None` for the level method).
+    pub read_budget: Option<crate::reads::ReadBudget>,
+    /// `state_groups_state` rows Synapse's read of a group in range fetches (every row of every
+    /// group on its chain), now and after the rewrite.
+    pub read_rows_before: ReadRows,
+    pub read_rows_after: ReadRows,
+}
+
+/// Percentiles of the rows that Synapse's reads of the groups in range fetch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadRows {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl ReadRows {
+    /// The percentiles of `reads` (any order; sorted in place). Nearest rank, as
+    /// `percentile_disc` computes it.
+    pub fn of(reads: &mut [u64]) -> Self {
+        if reads.is_empty() {
+            return ReadRows::default();
+        }
+        reads.sort_unstable();
+        let rank = |p: f64| reads[((p * reads.len() as f64).ceil() as usize).clamp(1, reads.len()) - 1];
+        ReadRows { p50: rank(0.5), p99: rank(0.99), max: reads[reads.len() - 1] }
+    }
 }
 
 /// The compressed tree of a room.
@@ -100,6 +127,9 @@ pub(crate) struct PlanBuilder<'a> {
     stats: Stats,
     chain_before: Vec<u32>,
     chain_after: Vec<u32>,
+    /// Rows a read of each built node fetches, now and after the plan.
+    read_before: Vec<u64>,
+    read_after: Vec<u64>,
     delta: Vec<(KeyId, ValueId)>,
 }
 
@@ -113,6 +143,8 @@ impl<'a> PlanBuilder<'a> {
             stats: Stats::default(),
             chain_before: Vec::with_capacity(room.len()),
             chain_after: Vec::with_capacity(room.len()),
+            read_before: Vec::with_capacity(room.len()),
+            read_after: Vec::with_capacity(room.len()),
             delta: Vec::new(),
         }
     }
@@ -127,11 +159,17 @@ impl<'a> PlanBuilder<'a> {
         self.tree.len() as Node
     }
 
-    fn push_chains(&mut self, node: Node, real_prev: Option<Node>) {
-        let before = self.room.original_prev(node).map_or(1, |p| self.chain_before[p as usize] + 1);
+    /// Records the chain length and read of the node just pushed, whose real predecessor is
+    /// `real_prev` and which stores `rows` rows after the plan.
+    fn push_chains(&mut self, node: Node, real_prev: Option<Node>, rows: u64) {
+        let original_prev = self.room.original_prev(node);
+        let before = original_prev.map_or(1, |p| self.chain_before[p as usize] + 1);
         let after = real_prev.map_or(1, |p| self.chain_after[p as usize] + 1);
         self.chain_before.push(before);
         self.chain_after.push(after);
+        let own = self.room.row_count(node) as u64;
+        self.read_before.push(own + original_prev.map_or(0, |p| self.read_before[p as usize]));
+        self.read_after.push(rows + real_prev.map_or(0, |p| self.read_after[p as usize]));
     }
 
     /// Pushes the next node, which is outside the range, with its real state.
@@ -140,7 +178,7 @@ impl<'a> PlanBuilder<'a> {
         debug_assert!(!self.room.in_range(node));
         let old = self.room.forest();
         self.tree.push(old.parent(node), old.entries(node).iter().copied());
-        self.push_chains(node, self.room.original_prev(node));
+        self.push_chains(node, self.room.original_prev(node), self.room.row_count(node) as u64);
     }
 
     /// Whether `base` (a built node, or `None`) can be the base of the next node, which is in
@@ -175,13 +213,19 @@ impl<'a> PlanBuilder<'a> {
         self.stats.rows_before += rows;
         self.stats.rows_after += self.delta.len() as u64;
         self.tree.push(base, self.delta.iter().copied());
-        self.push_chains(node, base);
+        self.push_chains(node, base, self.delta.len() as u64);
         self.stats.max_chain_before = self.stats.max_chain_before.max(self.chain_before[node as usize]);
         self.stats.max_chain_after = self.stats.max_chain_after.max(self.chain_after[node as usize]);
     }
 
     pub fn finish(mut self) -> Plan {
         self.stats.state_groups_changed = self.changed.len() as u64;
+        let room = self.room;
+        let in_range = |reads: &[u64]| -> Vec<u64> {
+            reads.iter().enumerate().filter(|&(n, _)| room.in_range(n as Node)).map(|(_, &r)| r).collect()
+        };
+        self.stats.read_rows_before = ReadRows::of(&mut in_range(&self.read_before));
+        self.stats.read_rows_after = ReadRows::of(&mut in_range(&self.read_after));
         Plan { tree: self.tree, changed: self.changed, stats: self.stats }
     }
 }

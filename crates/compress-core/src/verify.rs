@@ -12,6 +12,7 @@ use crate::error::VerifyError;
 use crate::forest::Node;
 use crate::intern::ABSENT;
 use crate::plan::{original_chains, real_prev, successors_outside_range, Plan};
+use crate::reads::{read_limits, ReadBudget};
 use crate::room::Room;
 use crate::{Interrupts, CHECK_EVERY};
 
@@ -21,7 +22,7 @@ pub fn verify(room: &Room, plan: &Plan, interrupts: &mut dyn Interrupts) -> Resu
 }
 
 /// Verifies the plan exactly and, with `max_chain`, that no read of a group in range walks more
-/// than `max_chain` groups (counting the group itself) after the rewrite, and that no group in
+/// than `max_chain` groups (counting the group itself) after the rewrite, that no group in
 /// range with successors outside the range (not loaded, [`Room::has_outside_successor`], or
 /// loaded as context) gets a longer chain than now (the chains of those successors, which keep
 /// their edges, run through it).
@@ -29,6 +30,22 @@ pub fn verify_with_cap(
     room: &Room,
     plan: &Plan,
     max_chain: Option<u32>,
+    interrupts: &mut dyn Interrupts,
+) -> Result<(), VerifyError> {
+    verify_with_limits(room, plan, max_chain, ReadBudget::Off, interrupts)
+}
+
+/// Verifies the plan exactly, with an optional chain cap (as [`verify_with_cap`]) and a read
+/// budget: no read of a group in range fetches more `state_groups_state` rows after the rewrite
+/// than its limit ([`read_limits`]). Synapse's read of a group fetches every row of every group
+/// on its chain, `rows(g) + read(predecessor)` along the real edges (context groups keep their
+/// rows). Groups outside the range then fetch no more than now (their chains run through
+/// context groups or through groups in range whose limit is their read now).
+pub fn verify_with_limits(
+    room: &Room,
+    plan: &Plan,
+    max_chain: Option<u32>,
+    read_budget: ReadBudget,
     interrupts: &mut dyn Interrupts,
 ) -> Result<(), VerifyError> {
     let fail = |node: Node, detail: String| VerifyError { group: room.id(node), detail };
@@ -42,6 +59,8 @@ pub fn verify_with_cap(
     let mut chain = vec![0u32; room.len()];
     let chain_before = max_chain.map(|_| original_chains(room));
     let pinned = max_chain.map(|_| successors_outside_range(room));
+    let limits = read_limits(room, read_budget);
+    let mut read = vec![0u64; if limits.is_some() { room.len() } else { 0 }];
     let mut next_changed = plan.changed.iter().copied().peekable();
     for node in 0..room.len() as Node {
         if (node as usize).is_multiple_of(CHECK_EVERY) {
@@ -49,6 +68,22 @@ pub fn verify_with_cap(
         }
         let prev = real_prev(room, &plan.tree, node);
         chain[node as usize] = prev.map_or(1, |p| chain[p as usize] + 1);
+        if let Some(limits) = &limits {
+            let own = if room.in_range(node) {
+                plan.tree.entries(node).len() as u64
+            } else {
+                room.row_count(node) as u64
+            };
+            let r = own + prev.map_or(0, |p| read[p as usize]);
+            read[node as usize] = r;
+            if r > limits[node as usize] {
+                let (limit, budget) = (limits[node as usize], read_budget.name());
+                return Err(fail(
+                    node,
+                    format!("a read fetches {r} rows, more than the {limit} read budget {budget} allows"),
+                ));
+            }
+        }
         if room.in_range(node) {
             let changed = next_changed.next_if_eq(&node).is_some();
             check_new_rows(room, plan, node, changed)?;

@@ -9,7 +9,8 @@ use common::{
     Rng, Tables,
 };
 use compress_core::{
-    compress_fork_aware, verify, verify_with_cap, ConfigError, ForkAwareOptions, GroupGraph, RoomBuilder,
+    compress_fork_aware, verify, verify_with_cap, verify_with_limits, ConfigError, ForkAwareOptions,
+    GroupGraph, ReadBudget, RoomBuilder,
 };
 
 fn options(max_chain: u32) -> ForkAwareOptions {
@@ -279,4 +280,72 @@ fn empty_rooms_ranges_and_huge_caps() {
     let (after, plan) = fork_and_check(&tables, -1, &options(u32::MAX));
     assert_eq!(plan.stats.rows_after, 50);
     assert_eq!(after.max_chain([49]), 50);
+}
+
+#[test]
+fn read_budgets_trade_rows_for_reads_on_a_busy_room() {
+    // Members join, leave and change: without a budget, fewer snapshots mean deltas that repeat
+    // keys the snapshot above them holds, and reads fetch more rows than now.
+    let tables = busy_room(1500, 7);
+    let ids: Vec<i64> = tables.groups.keys().copied().collect();
+    let now = tables.read_percentiles(&ids);
+    let (off, off_plan) = fork_and_check(&tables, -1, &options(100));
+    let grown = off.read_percentiles(&ids);
+    assert!(grown.p50 > now.p50, "this room must show the growth: {now:?} -> {grown:?}");
+    assert_eq!(off_plan.stats.read_budget, Some(ReadBudget::Off));
+    // fork_and_check also checks every group's read against its limit, naively.
+    let (median, median_plan) =
+        fork_and_check(&tables, -1, &options(100).with_read_budget(ReadBudget::Median));
+    let m = median.read_percentiles(&ids);
+    assert!(m.p50 <= now.p50 && m.p99 <= now.p99 && m.max <= now.max, "{now:?} -> {m:?}");
+    let (strict, strict_plan) =
+        fork_and_check(&tables, -1, &options(100).with_read_budget(ReadBudget::Strict));
+    assert!(ids.iter().all(|&id| strict.read(id) <= tables.read(id)));
+    // Each budget saves fewer rows than the looser one, and none grows the room.
+    let rows = |p: &compress_core::Plan| p.stats.rows_after;
+    assert!(rows(&off_plan) < rows(&median_plan), "{} {}", rows(&off_plan), rows(&median_plan));
+    assert!(rows(&median_plan) <= rows(&strict_plan));
+    assert!(rows(&strict_plan) <= strict_plan.stats.rows_before);
+    assert!(rows(&median_plan) < median_plan.stats.rows_before, "the median budget still saves rows");
+}
+
+#[test]
+fn a_strict_read_budget_still_compresses_rooms_that_only_add_keys() {
+    // Every group adds a member: a delta never repeats a key, so reads do not grow and the strict
+    // budget saves as much as no budget.
+    let tables = member_chain(1000, 100);
+    let (_, off) = fork_and_check(&tables, -1, &options(100));
+    let (after, strict) = fork_and_check(&tables, -1, &options(100).with_read_budget(ReadBudget::Strict));
+    assert_eq!(strict.stats.rows_after, off.stats.rows_after);
+    assert!(strict.stats.rows_after * 2 < strict.stats.rows_before, "{:?}", strict.stats);
+    assert!(tables.groups.keys().all(|&id| after.read(id) == tables.read(id)));
+}
+
+#[test]
+fn verification_refuses_a_plan_over_the_read_budget() {
+    let tables = busy_room(600, 3);
+    let room = tables.load(-1);
+    let plan = compress_fork_aware(&room, &options(100), &mut || {});
+    verify_with_limits(&room, &plan, Some(100), ReadBudget::Off, &mut || {}).unwrap();
+    let err = verify_with_limits(&room, &plan, Some(100), ReadBudget::Strict, &mut || {}).unwrap_err();
+    assert!(err.detail.contains("read budget strict"), "{err}");
+}
+
+#[test]
+fn read_budgets_hold_in_chunks() {
+    let tables = busy_room(1200, 5);
+    for budget in [ReadBudget::Median, ReadBudget::Strict] {
+        let mut chunked = tables.clone();
+        // run_fork_chunks checks every group's read after every chunk, naively.
+        let stats = run_fork_chunks(
+            &mut chunked,
+            &mut None,
+            &options(100).with_read_budget(budget),
+            250,
+            usize::MAX,
+            true,
+        );
+        assert_eq!(stats.len(), 5);
+        assert!(chunked.rows() <= tables.rows());
+    }
 }

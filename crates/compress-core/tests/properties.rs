@@ -2,15 +2,15 @@
 //! rows): whatever the shape, every group resolves to the same state after compression with
 //! either method, the new tree keeps Synapse's rules, a second level run changes nothing, the
 //! level method gives exactly the tree of a naive implementation of the existing tool's
-//! algorithm, and the fork-aware method honours its cap and never returns more rows than now,
-//! in one run or in chunks.
+//! algorithm, and the fork-aware method honours its cap and its read budget and never returns
+//! more rows than now, in one run or in chunks.
 
 mod common;
 
 use common::{
     compress_and_check, fork_and_check, reference_levels, run_fork_chunks, run_level_chunks, Progress, Tables,
 };
-use compress_core::ForkAwareOptions;
+use compress_core::{ForkAwareOptions, ReadBudget};
 use proptest::prelude::*;
 
 /// One group of a random room: a snapshot of some keys (possibly dropping keys its
@@ -57,6 +57,10 @@ fn build(shapes: &[Shape], id_step: i64) -> Tables {
         ids.push(id);
     }
     t
+}
+
+fn read_budget() -> impl Strategy<Value = ReadBudget> {
+    prop_oneof![Just(ReadBudget::Off), Just(ReadBudget::Median), Just(ReadBudget::Strict)]
 }
 
 proptest! {
@@ -132,11 +136,12 @@ proptest! {
         window in 1u32..12,
         id_step in 1i64..3,
         range_start in 0usize..20,
+        budget in read_budget(),
     ) {
         let tables = build(&shapes, id_step);
         let ids: Vec<i64> = tables.groups.keys().copied().collect();
         let min = if range_start == 0 { -1 } else { ids[(range_start - 1).min(ids.len() - 1)] };
-        let options = ForkAwareOptions::new(max_chain as i64, window as i64).unwrap();
+        let options = ForkAwareOptions::new(max_chain as i64, window as i64).unwrap().with_read_budget(budget);
         let (after, plan) = fork_and_check(&tables, min, &options);
         // A second run over the result never grows it and keeps the cap.
         let (_, again) = fork_and_check(&after, min, &options);
@@ -149,9 +154,10 @@ proptest! {
         max_chain in 1u32..14,
         window in 1u32..12,
         chunk_sizes in prop::collection::vec(1usize..15, 1..5),
+        budget in read_budget(),
     ) {
         let tables = build(&shapes, 1);
-        let options = ForkAwareOptions::new(max_chain as i64, window as i64).unwrap();
+        let options = ForkAwareOptions::new(max_chain as i64, window as i64).unwrap().with_read_budget(budget);
         let mut chunked = tables.clone();
         let mut last = None;
         for &size in chunk_sizes.iter().cycle().take(200) {

@@ -31,6 +31,12 @@
 //! keeps every chain of the range within `max_chain`, and never makes a group with successors
 //! outside the range deeper than now (the chains of those successors run through it).
 //!
+//! **Read budget.** With a [`ReadBudget`] other than `Off`, every phase also keeps the rows a
+//! read of each group fetches (its delta plus its base's read) within the group's limit from
+//! [`read_limits`]: a base is usable only when it leaves room, and the local search moves a group
+//! only when every read of its subtree still fits. A snapshot always fits (its read is its
+//! state, which no read of it fetched less of).
+//!
 //! **Context, chunks and incremental runs.** Groups outside the range keep their edges, and the
 //! chains through them count towards the cap. Besides the range and the ancestors of its groups,
 //! the caller loads as context the `window` groups of the room just before the range (with their
@@ -49,6 +55,7 @@ use crate::error::ConfigError;
 use crate::forest::Node;
 use crate::meter::DeltaMeter;
 use crate::plan::{original_chains, successors_outside_range, Plan, PlanBuilder};
+use crate::reads::{read_limits, ReadBudget};
 use crate::room::Room;
 use crate::{Interrupts, CHECK_EVERY};
 
@@ -61,6 +68,9 @@ pub struct ForkAwareOptions {
     /// How many groups loaded just before a group are tried as its base (besides its original
     /// predecessor). Chunked runs load this many groups before the range as context.
     pub window: u32,
+    /// How many rows a read of a group in range may fetch after the rewrite, besides the cap on
+    /// its chain ([`ReadBudget`]).
+    pub read_budget: ReadBudget,
 }
 
 /// Synapse's own bound on chains (`MAX_STATE_DELTA_HOPS`).
@@ -72,12 +82,17 @@ pub const MAX_WINDOW: u32 = 1024;
 
 impl Default for ForkAwareOptions {
     fn default() -> Self {
-        ForkAwareOptions { max_chain: DEFAULT_MAX_CHAIN, window: DEFAULT_WINDOW }
+        ForkAwareOptions {
+            max_chain: DEFAULT_MAX_CHAIN,
+            window: DEFAULT_WINDOW,
+            read_budget: ReadBudget::Off,
+        }
     }
 }
 
 impl ForkAwareOptions {
-    /// Checks the settings: `max_chain` at least 1, `window` between 1 and [`MAX_WINDOW`].
+    /// Checks the settings: `max_chain` at least 1, `window` between 1 and [`MAX_WINDOW`]; no
+    /// read budget ([`ForkAwareOptions::with_read_budget`]).
     pub fn new(max_chain: i64, window: i64) -> Result<Self, ConfigError> {
         if max_chain < 1 || max_chain > u32::MAX as i64 {
             return Err(ConfigError::MaxChainNotPositive { max_chain });
@@ -85,7 +100,16 @@ impl ForkAwareOptions {
         if window < 1 || window > MAX_WINDOW as i64 {
             return Err(ConfigError::WindowOutOfRange { window });
         }
-        Ok(ForkAwareOptions { max_chain: max_chain as u32, window: window as u32 })
+        Ok(ForkAwareOptions {
+            max_chain: max_chain as u32,
+            window: window as u32,
+            read_budget: ReadBudget::Off,
+        })
+    }
+
+    /// The same settings with a read budget.
+    pub fn with_read_budget(self, read_budget: ReadBudget) -> Self {
+        ForkAwareOptions { read_budget, ..self }
     }
 }
 
@@ -97,8 +121,9 @@ pub(crate) const TOP_LEVEL: u16 = u16::MAX;
 pub fn compress_fork_aware(room: &Room, options: &ForkAwareOptions, interrupts: &mut dyn Interrupts) -> Plan {
     let cap = options.max_chain.max(1);
     let mut best: Option<Plan> = None;
+    let limits = read_limits(room, options.read_budget);
     for rule in [LevelRule::Placement, LevelRule::PlacementOrReach] {
-        let mut layout = Layout::new(room, cap);
+        let mut layout = Layout::new(room, cap, limits.as_deref());
         place::place(room, &mut layout, rule, options.window, interrupts);
         search::improve(room, &mut layout, options.window, interrupts);
         let plan = build(room, &layout, interrupts);
@@ -106,7 +131,9 @@ pub fn compress_fork_aware(room: &Room, options: &ForkAwareOptions, interrupts: 
             best = Some(plan);
         }
     }
-    choose(room, best.expect("two rules ran"), cap, interrupts)
+    let mut plan = choose(room, best.expect("two rules ran"), cap, interrupts);
+    plan.stats.read_budget = Some(options.read_budget);
+    plan
 }
 
 /// The level assumed for the edge of a context group without a saved level, from how far back
@@ -135,8 +162,15 @@ pub(crate) struct Layout {
     /// outside the range, no longer than now (their chains run through it).
     pub max_depth: Vec<u32>,
     pub level: Vec<u16>,
-    /// Rows of the group's delta against its parent (groups in range).
+    /// Rows of the group's delta against its parent (groups in range), its rows now (context).
     pub rows: Vec<u32>,
+    /// Rows a read of the group fetches: its rows and its parent's read.
+    pub read: Vec<u64>,
+    /// The most rows a read of the group may fetch ([`read_limits`]; unlimited without a
+    /// budget).
+    pub max_read: Vec<u64>,
+    /// Whether a read budget applies (`max_read` is not unlimited).
+    pub read_budget: bool,
     /// The cheapest usable base found in the window (groups in range), and its rows.
     pub best_parent: Vec<Option<Node>>,
     pub best_parent_rows: Vec<u32>,
@@ -147,7 +181,7 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    fn new(room: &Room, cap: u32) -> Self {
+    fn new(room: &Room, cap: u32, read_limits: Option<&[u64]>) -> Self {
         let n = room.len();
         let chains = original_chains(room);
         let pinned = successors_outside_range(room);
@@ -165,7 +199,10 @@ impl Layout {
                 })
                 .collect(),
             level: vec![1; n],
-            rows: vec![0; n],
+            rows: (0..n as Node).map(|node| room.row_count(node)).collect(),
+            read: vec![0; n],
+            max_read: read_limits.map_or_else(|| vec![u64::MAX; n], <[u64]>::to_vec),
+            read_budget: read_limits.is_some(),
             best_parent: vec![None; n],
             best_parent_rows: vec![u32::MAX; n],
             snapshot_rows: vec![0; n],
@@ -182,9 +219,17 @@ impl Layout {
         layout
     }
 
-    /// Sets the depth of `node` from its parent's.
+    /// Sets the depth and read of `node` from its parent's (and its rows).
     pub fn set_depth(&mut self, node: Node) {
-        self.depth[node as usize] = self.parent[node as usize].map_or(1, |p| self.depth[p as usize] + 1);
+        let n = node as usize;
+        self.depth[n] = self.parent[n].map_or(1, |p| self.depth[p as usize] + 1);
+        self.read[n] = self.rows[n] as u64 + self.parent[n].map_or(0, |p| self.read[p as usize]);
+    }
+
+    /// Whether `base` (a placed group) leaves room for `node` under its read budget when the
+    /// node's delta against it has `rows` rows, with at most `limit` rows read.
+    pub fn read_fits(&self, base: Option<Node>, rows: u32, limit: u64) -> bool {
+        rows as u64 + base.map_or(0, |b| self.read[b as usize]) <= limit
     }
 }
 
@@ -219,6 +264,7 @@ fn choose(room: &Room, new: Plan, cap: u32, interrupts: &mut dyn Interrupts) -> 
             unchanged.changed.clear();
             unchanged.stats.state_groups_changed = 0;
             unchanged.stats.rows_after = unchanged.stats.rows_before;
+            unchanged.stats.read_rows_after = unchanged.stats.read_rows_before;
             unchanged.stats.chain_cap_unmet = true;
             unchanged
         }

@@ -78,7 +78,10 @@ fn restart_base(
     let mut best_score = best.1 as u64;
     let mut consider = |base: Node, cost: BaseCost, best: &mut (Option<Node>, u32)| {
         let depth = layout.depth[base as usize];
-        if cost.usable && depth < cap {
+        if cost.usable
+            && depth < cap
+            && layout.read_fits(Some(base), cost.rows, layout.max_read[node as usize])
+        {
             let score = cost.rows as u64 + DEPTH_WEIGHT * depth as u64;
             if score < best_score {
                 best_score = score;
@@ -149,8 +152,19 @@ pub(super) fn place(
         if let Some((best, _)) = found.usable.filter(|&(_, rows)| rows <= EXPENSIVE_ROWS && rows < snapshot) {
             if let Some((head, level)) = find_head(layout, best, cap) {
                 let cost = meter.cost_of(forest, Some(head));
-                if cost.usable {
+                if cost.usable && layout.read_fits(Some(head), cost.rows, layout.max_read[n]) {
                     chosen = Some((Some(head), cost.rows, level));
+                } else if cost.usable && head != best && layout.depth[best as usize] < cap {
+                    // The head's chain reads too many rows: the best parent itself, continuing
+                    // its run, when its read leaves room.
+                    let cost = meter.cost_of(forest, Some(best));
+                    if cost.usable && layout.read_fits(Some(best), cost.rows, layout.max_read[n]) {
+                        chosen = Some((
+                            Some(best),
+                            cost.rows,
+                            layout.level[best as usize].clamp(1, TOP_LEVEL - 1),
+                        ));
+                    }
                 }
             }
         }
@@ -174,5 +188,6 @@ pub(super) fn place(
         };
         layout.set_depth(node);
         debug_assert!(layout.depth[n] <= layout.max_depth[n]);
+        debug_assert!(layout.read[n] <= layout.max_read[n]);
     }
 }

@@ -17,9 +17,10 @@ use crate::{Interrupts, CHECK_EVERY};
 /// The deepest each group may be so that no group of its subtree exceeds its own limit
 /// (`max_depth`), and whether the subtree holds an open group (one of the last `window` groups in
 /// range, which later groups may build on).
-fn subtrees(room: &Room, layout: &Layout, window: u32) -> (Vec<u32>, Vec<bool>) {
+fn subtrees(room: &Room, layout: &Layout, window: u32) -> (Vec<u32>, Vec<u64>, Vec<bool>) {
     let n = room.len();
     let mut allowed = layout.max_depth.clone();
+    let mut allowed_read = layout.max_read.clone();
     let mut open = vec![false; n];
     for node in room.range_nodes().collect::<Vec<_>>().into_iter().rev().take(window as usize) {
         open[node as usize] = true;
@@ -27,15 +28,17 @@ fn subtrees(room: &Room, layout: &Layout, window: u32) -> (Vec<u32>, Vec<bool>) 
     for node in (0..n).rev() {
         if let Some(p) = layout.parent[node] {
             allowed[p as usize] = allowed[p as usize].min(allowed[node].saturating_sub(1));
+            let read = allowed_read[node].saturating_sub(layout.rows[node] as u64);
+            allowed_read[p as usize] = allowed_read[p as usize].min(read);
             open[p as usize] |= open[node];
         }
     }
-    (allowed, open)
+    (allowed, allowed_read, open)
 }
 
 pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts: &mut dyn Interrupts) {
     let forest = room.forest();
-    let (allowed, open) = subtrees(room, layout, window);
+    let (allowed, allowed_read, open) = subtrees(room, layout, window);
     let mut meter = DeltaMeter::new(room.strings().key_count());
     for node in 0..room.len() as Node {
         if (node as usize).is_multiple_of(CHECK_EVERY) {
@@ -51,11 +54,19 @@ pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts:
             continue;
         }
         // The deepest a new base may be: the subtree must fit, and an open subtree keeps its
-        // depth.
+        // depth (and, under a read budget, its read: later groups will build on it).
         let mut limit = allowed[n].saturating_sub(1);
+        let mut read_limit = allowed_read[n];
         if open[n] {
             limit = limit.min(layout.parent[n].map_or(0, |p| layout.depth[p as usize]));
+            if layout.read_budget {
+                read_limit = read_limit.min(layout.read[n]);
+            }
         }
+        // A snapshot's read is the group's state, at most any read of it: it always fits.
+        let fits = |layout: &Layout, p: Node, rows: u32| {
+            layout.depth[p as usize] <= limit && layout.read_fits(Some(p), rows, read_limit)
+        };
         let mut best = (layout.parent[n], layout.rows[n]);
         if layout.snapshot_rows[n] < best.1 {
             best = (None, layout.snapshot_rows[n]);
@@ -64,7 +75,7 @@ pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts:
         for p in window_candidates(room, node, window) {
             if layout.depth[p as usize] <= limit && Some(p) != best.0 {
                 let cost = meter.cost_of(forest, Some(p));
-                if cost.usable && cost.rows < best.1 {
+                if cost.usable && cost.rows < best.1 && fits(layout, p, cost.rows) {
                     best = (Some(p), cost.rows);
                 }
             }
@@ -79,7 +90,7 @@ pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts:
         while let Some(a) = at {
             if layout.depth[a as usize] <= limit {
                 let cost = meter.cost_of(forest, Some(a));
-                if cost.usable {
+                if cost.usable && fits(layout, a, cost.rows) {
                     if cost.rows < best.1 {
                         best = (Some(a), cost.rows);
                     }
@@ -93,6 +104,7 @@ pub(super) fn improve(room: &Room, layout: &mut Layout, window: u32, interrupts:
             layout.rows[n] = best.1;
             layout.set_depth(node);
             debug_assert!(layout.depth[n] <= allowed[n]);
+            debug_assert!(layout.read[n] <= allowed_read[n]);
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use compress_core::{
-    compress, compress_fork_aware, verify, verify_with_cap, ForkAwareOptions, GroupGraph, Levels, Plan, Room,
-    RoomBuilder, ABSENT,
+    compress, compress_fork_aware, verify, verify_with_limits, ForkAwareOptions, GroupGraph, Levels, Plan,
+    ReadBudget, ReadRows, Room, RoomBuilder, ABSENT,
 };
 
 /// Saved levels in the database's terms: per level, its current length and head group id.
@@ -127,6 +127,28 @@ impl Tables {
                 .collect();
             out.groups.insert(room.id(node), (prev, rows));
         }
+    }
+
+    /// The rows Synapse's read of group `id` fetches: every row of every group on its chain.
+    pub fn read(&self, id: i64) -> u64 {
+        let mut rows = 0;
+        let mut at = Some(id);
+        while let Some(g) = at {
+            rows += self.groups[&g].1.len() as u64;
+            at = self.groups[&g].0;
+        }
+        rows
+    }
+
+    /// The percentiles of the reads of `ids` (nearest rank), computed naively.
+    pub fn read_percentiles(&self, ids: &[i64]) -> ReadRows {
+        let mut reads: Vec<u64> = ids.iter().map(|&id| self.read(id)).collect();
+        reads.sort();
+        if reads.is_empty() {
+            return ReadRows::default();
+        }
+        let rank = |p: f64| reads[((p * reads.len() as f64).ceil() as usize).max(1) - 1];
+        ReadRows { p50: rank(0.5), p99: rank(0.99), max: *reads.last().unwrap() }
     }
 
     /// The longest chain (counting the group itself) a read of one of `ids` walks.
@@ -296,10 +318,11 @@ pub fn run_fork_chunks(
         let plan = compress_fork_aware(&room, options, &mut || {});
         verify(&room, &plan, &mut || {}).expect("verification passes");
         if !plan.changed.is_empty() {
-            verify_with_cap(&room, &plan, Some(options.max_chain), &mut || {}).expect("the cap holds");
+            verify_with_limits(&room, &plan, Some(options.max_chain), options.read_budget, &mut || {})
+                .expect("the cap and the read budget hold");
         }
         assert!(plan.stats.rows_after <= plan.stats.rows_before, "{:?}", plan.stats);
-        let before = check_states.then(|| tables.clone());
+        let before = (check_states || options.read_budget != ReadBudget::Off).then(|| tables.clone());
         let chain_before = tables.max_chain(range.iter().copied());
         tables.apply_in_place(&room, &plan);
         let chain_after = tables.max_chain(range.iter().copied());
@@ -313,13 +336,36 @@ pub fn run_fork_chunks(
         }
         if let Some(before) = before {
             for &id in before.groups.keys() {
-                assert_eq!(tables.resolve(id), before.resolve(id), "state of group {id}");
+                if check_states {
+                    assert_eq!(tables.resolve(id), before.resolve(id), "state of group {id}");
+                }
+                check_read_budget(&before, tables, &range, id, options.read_budget);
             }
+            let (b, a) = (before.read_percentiles(&range), tables.read_percentiles(&range));
+            assert_eq!((plan.stats.read_rows_before, plan.stats.read_rows_after), (b, a), "chunk {range:?}");
         }
         *last_compressed = range.last().copied();
         out.push(plan.stats);
     }
     out
+}
+
+/// Checks, naively, that the read of group `id` after a rewrite of `range` keeps `budget`:
+/// groups outside the range never fetch more rows than before (their chains run through groups
+/// in range that keep their reads, or through none); under `Strict` no group does; under
+/// `Median` no group in range fetches more than its read before or the median read of the
+/// range before, whichever is more.
+pub fn check_read_budget(before: &Tables, after: &Tables, range: &[i64], id: i64, budget: ReadBudget) {
+    if budget == ReadBudget::Off {
+        return;
+    }
+    let (b, a) = (before.read(id), after.read(id));
+    let limit = if budget == ReadBudget::Median && range.contains(&id) {
+        b.max(before.read_percentiles(range).p50)
+    } else {
+        b
+    };
+    assert!(a <= limit, "group {id}: a read fetches {a} rows after, {b} before, limit {limit} ({budget:?})");
 }
 
 /// Checks a plan against the naive model (every group resolves the same after writing it, edges
@@ -350,6 +396,8 @@ pub fn check_plan_naively(tables: &Tables, room: &Room, plan: &Plan) -> Tables {
     assert_eq!(plan.stats.rows_after, rows(&after));
     assert_eq!(plan.stats.max_chain_before, tables.max_chain(in_range.iter().copied()));
     assert_eq!(plan.stats.max_chain_after, after.max_chain(in_range.iter().copied()));
+    assert_eq!(plan.stats.read_rows_before, tables.read_percentiles(&in_range));
+    assert_eq!(plan.stats.read_rows_after, after.read_percentiles(&in_range));
     for (id, g) in &tables.groups {
         if room.node_of(*id).is_none_or(|n| !room.in_range(n)) {
             assert_eq!(&after.groups[id], g, "group {id} outside the range must not change");
@@ -374,8 +422,19 @@ pub fn fork_and_check(tables: &Tables, min: i64, options: &ForkAwareOptions) -> 
         assert!(s.max_chain_before > options.max_chain, "{s:?}");
         assert_eq!(after.groups, tables.groups);
     } else {
-        verify_with_cap(&room, &plan, Some(options.max_chain), &mut || {}).expect("the cap holds");
+        verify_with_limits(&room, &plan, Some(options.max_chain), options.read_budget, &mut || {})
+            .expect("the cap and the read budget hold");
         assert!(s.max_chain_after <= options.max_chain, "{s:?}");
+    }
+    assert_eq!(s.read_budget, Some(options.read_budget));
+    let in_range: Vec<i64> = room.range_nodes().map(|n| room.id(n)).collect();
+    for &id in tables.groups.keys() {
+        check_read_budget(tables, &after, &in_range, id, options.read_budget);
+    }
+    if options.read_budget != ReadBudget::Off {
+        // Under either budget no percentile from the median up grows.
+        let (b, a) = (s.read_rows_before, s.read_rows_after);
+        assert!(a.p50 <= b.p50 && a.p99 <= b.p99 && a.max <= b.max, "{b:?} -> {a:?}");
     }
     (after, plan)
 }
