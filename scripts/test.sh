@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Command 2 of the README: every test. Installs what is missing first (as scripts/setup.sh),
 # then runs the pure tests (cargo test), the in-database tests (cargo pgrx test), the suites
-# through psql against the private cluster (integration, error exits, isolation specs, runs over
-# many rooms, the background worker), and the README's first command from a fresh clone.
+# through psql against the private cluster (integration, golden output of the SQL surface, error
+# exits, isolation specs, runs over many rooms, the background worker), and the README's first
+# command from a fresh clone.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,6 +23,9 @@ say "test: integration through psql"
 install_extension
 cluster_start
 "$ROOT/tests/integration.sh"
+
+say "test: the SQL surface against golden output (pg_regress)"
+"$ROOT/tests/regress.sh"
 
 say "test: every error exit from every caller shape"
 "$ROOT/tests/error_paths.sh"
@@ -51,4 +55,4 @@ say "test: the Debian package (build, dpkg -i, CREATE EXTENSION and a compressio
 say "test: the README's first command from a fresh clone"
 "$ROOT/scripts/fresh_clone_check.sh"
 
-echo "suites: 13 passed, 0 failed"
+echo "suites: 14 passed, 0 failed"

@@ -23,6 +23,9 @@ pub fn rooms_in_order(
     synapse: &Synapse,
     max_rooms: Option<i64>,
 ) -> Result<Vec<(String, i64)>> {
+    if let Some(n) = max_rooms.filter(|&n| n < 0) {
+        return Err(Error::Argument(format!("max_rooms must be at least 0 (NULL: every room), not {n}")));
+    }
     let schema = &synapse.schema;
     let sql = format!(
         "SELECT g.room_id, count(*) AS uncompressed \
