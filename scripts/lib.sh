@@ -243,6 +243,26 @@ prepare_synapse_db() {
         -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS synapse_compress"
 }
 
+# run_regress TOOL DB INPUTDIR OUTDIR TEST...: PostgreSQL's test driver TOOL
+# (regress/pg_regress or isolation/pg_isolation_regress, from PGXS) on the existing database DB
+# of this cluster, with INPUTDIR's sql/ or specs/ and expected/; prints the diffs when a test
+# fails, and returns the driver's status.
+run_regress() {
+    local tool="$1" db="$2" input="$3" out="$4" bin status=0
+    shift 4
+    bin="$PGBIN/../lib/pgxs/src/test/$tool"
+    [ -x "$bin" ] || bin="/usr/lib/postgresql/15/lib/pgxs/src/test/$tool"
+    rm -rf "$out"
+    mkdir -p "$out"
+    say "$(basename "$tool"): $*"
+    "$bin" --use-existing --dbname="$db" --host="$PG_SOCKET_DIR" --port="$PGPORT" --user="$PGUSER" \
+        --inputdir="$input" --outputdir="$out" "$@" || status=$?
+    if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
+        cat "$out/regression.diffs"
+    fi
+    return "$status"
+}
+
 # load_room DB ROOM SHAPE GROUPS FIRST_ID [SEED]: generates a room with synapse-roomgen and
 # loads it into DB with COPY.
 load_room() {

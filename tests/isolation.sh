@@ -9,23 +9,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 DB=synapse_iso
-REGRESS="$PGBIN/../lib/pgxs/src/test/isolation/pg_isolation_regress"
-[ -x "$REGRESS" ] || REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/pg_isolation_regress
-out="$ROOT/target/isolation"
-rm -rf "$out"
-mkdir -p "$out"
-
 create_db "$DB"
 prepare_synapse_db "$DB"
 psql_db "$DB" -f "$ROOT/tests/isolation/synapse_sim.sql"
 
 specs=()
 for f in "$ROOT"/tests/isolation/specs/*.spec; do specs+=("$(basename "$f" .spec)"); done
-say "isolation: ${specs[*]}"
-status=0
-"$REGRESS" --use-existing --dbname="$DB" --host="$PG_SOCKET_DIR" --port="$PGPORT" --user="$PGUSER" \
-    --inputdir="$ROOT/tests/isolation" --outputdir="$out" "${specs[@]}" || status=$?
-if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
-    cat "$out/regression.diffs"
-fi
-exit "$status"
+run_regress isolation/pg_isolation_regress "$DB" "$ROOT/tests/isolation" "$ROOT/target/isolation" "${specs[@]}"

@@ -10,21 +10,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 DB=synapse_regress
-REGRESS="$PGBIN/../lib/pgxs/src/test/regress/pg_regress"
-[ -x "$REGRESS" ] || REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
-out="$ROOT/target/regress"
-rm -rf "$out"
-mkdir -p "$out"
-
 create_db "$DB"
 prepare_synapse_db "$DB"
-
-tests=(surface errors worked_example read_budget)
-say "regress: ${tests[*]}"
-status=0
-"$REGRESS" --use-existing --dbname="$DB" --host="$PG_SOCKET_DIR" --port="$PGPORT" --user="$PGUSER" \
-    --inputdir="$ROOT/tests/regress" --outputdir="$out" "${tests[@]}" || status=$?
-if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
-    cat "$out/regression.diffs"
-fi
-exit "$status"
+run_regress regress/pg_regress "$DB" "$ROOT/tests/regress" "$ROOT/target/regress" \
+    surface errors worked_example read_budget
